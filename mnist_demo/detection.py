@@ -1,0 +1,86 @@
+"""CenterNet-style training targets, loss and decoding for the detector.
+
+Written here rather than taken from a library: torchvision ships anchor-based detectors
+(Faster R-CNN, RetinaNet, FCOS) far larger than a 96x96 digit canvas needs, and no CenterNet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+from torchvision.ops import generalized_box_iou_loss
+
+from mnist_demo.metrics import Detections
+from mnist_demo.models import DetectorOutput
+
+
+@dataclass(frozen=True)
+class DetectorTargets:
+    heatmap: torch.Tensor  # (B, 1, G, G) Gaussian bumps, exactly 1 at each digit's centre cell
+    centre_index: torch.Tensor  # (O, 3) batch, row, column of each digit's centre cell
+    boxes: torch.Tensor  # (O, 4) true boxes in canvas pixels
+    labels: torch.Tensor  # (O,)
+
+
+def make_targets(boxes: list[torch.Tensor], labels: list[torch.Tensor], grid_size: int, stride: int) -> DetectorTargets:
+    """Per-canvas boxes in canvas pixels -> dense heatmap plus the centre cell of every digit."""
+    all_boxes = torch.cat(boxes).float()
+    owner = torch.cat([torch.full((len(b),), index) for index, b in enumerate(boxes)])
+    centre = (all_boxes[:, :2] + all_boxes[:, 2:]) / 2 / stride  # (O, 2) x, y in grid units
+    cell = centre.floor().clamp(0, grid_size - 1)
+    size = (all_boxes[:, 2:] - all_boxes[:, :2]) / stride
+    sigma = (size / 6).clamp(min=0.5)  # (O, 2): a bump as wide as a third of the box
+    grid = torch.arange(grid_size, dtype=torch.float32)
+    bump_x = torch.exp(-((grid[None, :] - cell[:, :1]) ** 2) / (2 * sigma[:, :1] ** 2))  # (O, G)
+    bump_y = torch.exp(-((grid[None, :] - cell[:, 1:]) ** 2) / (2 * sigma[:, 1:] ** 2))  # (O, G)
+    bumps = bump_y[:, :, None] * bump_x[:, None, :]  # (O, G, G)
+    heatmap = torch.zeros(len(boxes), grid_size, grid_size)
+    heatmap.scatter_reduce_(0, owner.view(-1, 1, 1).expand_as(bumps), bumps, "amax")
+    centre_index = torch.stack([owner, cell[:, 1].long(), cell[:, 0].long()], dim=1)
+    return DetectorTargets(heatmap.unsqueeze(1), centre_index, all_boxes, torch.cat(labels))
+
+
+def boxes_at(output: DetectorOutput, index: torch.Tensor, stride: int) -> torch.Tensor:
+    """Decode the boxes predicted at (O, 3) batch/row/column cells, in canvas pixels."""
+    b, row, column = index.unbind(1)
+    offset = output.centre_offset[b, :, row, column].float()  # (O, 2)
+    size = output.box_size[b, :, row, column].float()  # (O, 2)
+    centre = torch.stack([column, row], dim=1).float() + offset
+    return torch.cat([centre - size / 2, centre + size / 2], dim=1) * stride
+
+
+def detector_loss(output: DetectorOutput, targets: DetectorTargets, stride: int) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss on the heatmap, cross-entropy for the class at
+    each centre cell, and L1 + GIoU for the box decoded there."""
+    probability = torch.sigmoid(output.centre_logits.float()).clamp(1e-4, 1 - 1e-4)
+    peak = targets.heatmap == 1
+    positive = -((1 - probability) ** 2) * torch.log(probability)
+    negative = -((1 - targets.heatmap) ** 4) * probability**2 * torch.log(1 - probability)
+    count = max(int(peak.sum()), 1)
+    focal = torch.where(peak, positive, negative).sum() / count
+    b, row, column = targets.centre_index.unbind(1)
+    class_loss = F.cross_entropy(output.class_logits[b, :, row, column].float(), targets.labels)
+    predicted = boxes_at(output, targets.centre_index, stride)
+    box_l1 = F.l1_loss(predicted, targets.boxes) / stride
+    giou = generalized_box_iou_loss(predicted, targets.boxes, reduction="mean")
+    return focal + class_loss + box_l1 + 2 * giou
+
+
+@torch.inference_mode()
+def decode(output: DetectorOutput, stride: int, score_threshold: float = 0.3, max_digits: int = 12) -> list[Detections]:
+    """Heatmap peaks (3x3 max-pool as non-maximum suppression) -> per-canvas boxes, labels, scores."""
+    heat = torch.sigmoid(output.centre_logits.float())  # (B, 1, G, G)
+    peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
+    batch, _, grid, _ = heat.shape
+    scores, flat = peaks.view(batch, -1).topk(min(max_digits, grid * grid), dim=1)
+    results = []
+    for index in range(batch):
+        keep = scores[index] >= score_threshold
+        cells = flat[index][keep]
+        cell_index = torch.stack([torch.full_like(cells, index), cells // grid, cells % grid], dim=1)
+        boxes = boxes_at(output, cell_index, stride)
+        labels = output.class_logits[index, :, cells // grid, cells % grid].argmax(dim=0)
+        results.append(Detections(boxes=boxes, labels=labels, scores=scores[index][keep]))
+    return results

@@ -1,0 +1,149 @@
+"""Evaluation of the three models on held-out digits; used by training (validation, test report)
+and by `python -m mnist_demo evaluate`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mnist_demo.augment import Canvases, corrupt, render_canvases
+from mnist_demo.checkpoints import load_checkpoint
+from mnist_demo.constants import NUM_CLASSES
+from mnist_demo.data import DigitSet, ink_mask, load_digits, normalise, quantise, to_unit_float
+from mnist_demo.detection import decode
+from mnist_demo.metrics import Detections, average_precision, dice, iou, paired_box_iou
+
+EVALUATION_SEED = 1234
+
+
+def corrupted_copy(images: torch.Tensor, seed: int = EVALUATION_SEED) -> torch.Tensor:
+    """The training corruptions applied to 0..1 images with a fixed seed, quantised to 8 bits."""
+    return quantise(corrupt(images, torch.Generator().manual_seed(seed)))
+
+
+def fixed_canvases(digits: DigitSet, canvas_size: int, digits_per_canvas: list[int] | None = None,
+                   seed: int = EVALUATION_SEED) -> Canvases:
+    """A reproducible synthetic canvas set built from `digits` (one digit per canvas by default)."""
+    counts = digits_per_canvas or [1] * len(digits)
+    return render_canvases(to_unit_float(digits.images), digits.labels, counts, canvas_size,
+                           torch.Generator().manual_seed(seed))
+
+
+@torch.inference_mode()
+def run_in_chunks(model: nn.Module, inputs: torch.Tensor, device: torch.device,
+                  collate: Callable[[list[Any]], Any] = torch.cat, chunk: int = 1000) -> Any:
+    """Model outputs for many inputs, a chunk at a time, back on the CPU."""
+    outputs = [model(part.to(device)) for part in torch.split(inputs, chunk)]
+    return collate([_to_cpu(output) for output in outputs])
+
+
+def _to_cpu(output: Any) -> Any:
+    if isinstance(output, torch.Tensor):
+        return output.float().cpu()
+    return type(output)(**{name: value.float().cpu() for name, value in vars(output).items()})
+
+
+def evaluate_classifier(model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, Any]:
+    """Accuracy, per-class accuracy and the confusion matrix (rows: true digit, columns: predicted)."""
+    logits = run_in_chunks(model, normalise(to_unit_float(digits.images)), device)
+    predicted = logits.argmax(dim=1)
+    confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long)
+    confusion.index_put_((digits.labels, predicted), torch.ones_like(predicted), accumulate=True)
+    per_class = confusion.diagonal() / confusion.sum(dim=1).clamp(min=1)
+    return {
+        "accuracy": float((predicted == digits.labels).float().mean()),
+        "per_class": {str(digit): round(float(value), 4) for digit, value in enumerate(per_class)},
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def otsu_threshold(images: torch.Tensor) -> torch.Tensor:
+    """Per-image Otsu threshold of (N, 1, H, W) 0..1 images; the 'plain thresholding' baseline.
+
+    Vectorised here because neither torchvision nor Pillow offers Otsu, and scikit-image is not
+    worth a dependency for one baseline.
+    """
+    levels = torch.round(images.flatten(1) * 255).long()  # (N, P)
+    histogram = torch.zeros(len(levels), 256).scatter_add_(1, levels, torch.ones_like(levels, dtype=torch.float32))
+    probability = histogram / histogram.sum(dim=1, keepdim=True)
+    values = torch.arange(256, dtype=torch.float32)
+    weight_low = probability.cumsum(1)
+    mean_low = (probability * values).cumsum(1)
+    mean_all = mean_low[:, -1:]
+    between = (mean_all * weight_low - mean_low) ** 2 / (weight_low * (1 - weight_low)).clamp(min=1e-12)
+    return between.argmax(dim=1).float().view(-1, 1, 1, 1) / 255  # ink is strictly above this
+
+
+def evaluate_unet(model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, float]:
+    """Dice and IoU against the clean ink mask, on clean inputs and on corrupted ones
+    (with Otsu thresholding of the same corrupted inputs as the baseline)."""
+    clean = to_unit_float(digits.images)
+    truth = ink_mask(digits.images)
+    damaged = corrupted_copy(clean)
+    predicted_clean = run_in_chunks(model, normalise(clean), device)[:, 0] > 0
+    predicted_damaged = run_in_chunks(model, normalise(damaged), device)[:, 0] > 0
+    thresholded = (damaged > otsu_threshold(damaged))[:, 0]
+    return {
+        "dice": float(dice(predicted_clean, truth).mean()),
+        "iou": float(iou(predicted_clean, truth).mean()),
+        "dice_corrupted": float(dice(predicted_damaged, truth).mean()),
+        "iou_corrupted": float(iou(predicted_damaged, truth).mean()),
+        "threshold_dice_corrupted": float(dice(thresholded, truth).mean()),
+        "threshold_iou_corrupted": float(iou(thresholded, truth).mean()),
+    }
+
+
+def _collate_detector(outputs: list[Any]) -> Any:
+    first = outputs[0]
+    return type(first)(**{name: torch.cat([getattr(o, name) for o in outputs]) for name in vars(first)})
+
+
+def detection_scores(
+    model: nn.Module, canvases: Canvases, inputs: torch.Tensor, device: torch.device
+) -> dict[str, float]:
+    """Class accuracy and IoU of each canvas's best detection against its first digit, and AP."""
+    output = run_in_chunks(model, normalise(inputs), device, collate=_collate_detector, chunk=500)
+    detections = decode(output, model.config.stride, score_threshold=0.05)
+    truth = [Detections(boxes, labels, torch.ones(len(labels)))
+             for boxes, labels in zip(canvases.boxes, canvases.labels, strict=True)]
+    correct, overlaps = [], []
+    for found, expected in zip(detections, truth, strict=True):
+        if len(found.scores) == 0:
+            correct.append(False)
+            overlaps.append(0.0)
+            continue
+        best = int(found.scores.argmax())
+        correct.append(bool(found.labels[best] == expected.labels[0]))
+        overlaps.append(float(paired_box_iou(found.boxes[best:best + 1], expected.boxes[:1])[0]))
+    return {
+        "accuracy": sum(correct) / len(correct),
+        "mean_iou": sum(overlaps) / len(overlaps),
+        "ap50": average_precision(detections, truth, 0.5),
+        "ap75": average_precision(detections, truth, 0.75),
+    }
+
+
+def evaluate_detector(model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, float]:
+    """Scores on one-digit synthetic canvases from `digits`, clean and with the corruptions."""
+    canvases = fixed_canvases(digits, model.config.canvas_size)
+    clean = detection_scores(model, canvases, canvases.images, device)
+    damaged = detection_scores(model, canvases, corrupted_copy(canvases.images), device)
+    return {**clean, **{f"{key}_corrupted": value for key, value in damaged.items()}}
+
+
+EVALUATORS: dict[str, Callable[[nn.Module, DigitSet, torch.device], dict[str, Any]]] = {
+    "classifier": evaluate_classifier,
+    "unet": evaluate_unet,
+    "detector": evaluate_detector,
+}
+
+
+def evaluate_weights(weights_dir: Path | None, data_dir: Path, device: torch.device) -> dict[str, dict[str, Any]]:
+    """The test-set report of every committed model (what `python -m mnist_demo evaluate` prints)."""
+    models = {name: load_checkpoint(name, weights_dir, device)[0] for name in EVALUATORS}
+    test = load_digits(data_dir, train=False)
+    return {name: evaluator(models[name], test, device) for name, evaluator in EVALUATORS.items()}

@@ -1,0 +1,87 @@
+"""Dice, IoU, box IoU and detection AP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torchvision.ops import box_iou
+
+
+def _flat(masks: torch.Tensor) -> torch.Tensor:
+    return masks.reshape(masks.shape[0], -1).bool() if masks.dim() > 2 else masks.reshape(1, -1).bool()
+
+
+def dice(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image Dice of bool masks (N, H, W) or one (H, W); two empty masks agree perfectly (1.0)."""
+    p, t = _flat(predicted), _flat(target)
+    overlap = (p & t).sum(dim=1).float()
+    total = (p.sum(dim=1) + t.sum(dim=1)).float()
+    return torch.where(total > 0, 2 * overlap / total.clamp(min=1), torch.ones_like(total))
+
+
+def iou(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image intersection over union of bool masks; two empty masks agree perfectly (1.0)."""
+    p, t = _flat(predicted), _flat(target)
+    overlap = (p & t).sum(dim=1).float()
+    union = (p | t).sum(dim=1).float()
+    return torch.where(union > 0, overlap / union.clamp(min=1), torch.ones_like(union))
+
+
+def paired_box_iou(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """IoU of each predicted box (N, 4) with its own target box (N, 4)."""
+    if len(predicted) == 0:
+        return torch.zeros(0)
+    return box_iou(predicted.float(), target.float()).diagonal()
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One image's detections or ground truth; scores are 1 for ground truth."""
+
+    boxes: torch.Tensor  # (K, 4) x0, y0, x1, y1
+    labels: torch.Tensor  # (K,)
+    scores: torch.Tensor  # (K,)
+
+
+def average_precision(
+    predictions: list[Detections], ground_truth: list[Detections], iou_threshold: float, num_classes: int = 10
+) -> float:
+    """Mean over classes of COCO-style AP (101-point interpolation) at one IoU threshold.
+
+    Written here rather than taken from torchmetrics, whose mAP needs pycocotools or
+    faster-coco-eval: this is the same greedy matching in a few lines with no extra dependency.
+    """
+    per_class = []
+    for cls in range(num_classes):
+        scored: list[tuple[float, bool]] = []
+        positives = 0
+        for predicted, truth in zip(predictions, ground_truth, strict=True):
+            true_boxes = truth.boxes[truth.labels == cls]
+            positives += len(true_boxes)
+            keep = predicted.labels == cls
+            boxes, scores = predicted.boxes[keep], predicted.scores[keep]
+            order = torch.argsort(scores, descending=True)
+            taken = torch.zeros(len(true_boxes), dtype=torch.bool)
+            overlaps = box_iou(boxes[order].float(), true_boxes.float()) if len(true_boxes) else None
+            for rank, index in enumerate(order.tolist()):
+                hit = False
+                if overlaps is not None:
+                    candidates = overlaps[rank].masked_fill(taken, -1.0)
+                    best = int(candidates.argmax())
+                    if candidates[best] >= iou_threshold:
+                        taken[best] = hit = True
+                scored.append((float(scores[index]), hit))
+        if positives == 0:
+            continue
+        scored.sort(key=lambda item: -item[0])
+        hits = torch.tensor([hit for _, hit in scored], dtype=torch.float32)
+        true_positives = torch.cumsum(hits, 0)
+        precision = true_positives / torch.arange(1, len(hits) + 1)
+        recall = true_positives / positives
+        # precision envelope: the best precision at this recall or any higher one
+        envelope = torch.flip(torch.cummax(torch.flip(precision, [0]), 0).values, [0])
+        # first rank reaching each recall level; a level never reached scores precision 0
+        reached = torch.searchsorted(recall, torch.linspace(0, 1, 101), side="left")
+        per_class.append(float(torch.cat([envelope, torch.zeros(1)])[reached].mean()))
+    return sum(per_class) / len(per_class) if per_class else 0.0

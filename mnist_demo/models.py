@@ -1,0 +1,156 @@
+"""The three networks: a digit classifier, a U-Net for the ink mask and a CenterNet-style detector.
+
+Only `nn.Module`s and their config dataclasses live here; each config is all a checkpoint
+needs to rebuild its model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE, NUM_CLASSES
+
+
+def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
+    """3x3 convolution, batch norm, ReLU: the building block of all three models."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    widths: tuple[int, int, int] = (32, 64, 128)
+    dropout: float = 0.3
+    num_classes: int = NUM_CLASSES
+
+
+class Classifier(nn.Module):
+    """28x28 normalised digit -> class logits: two conv pairs with pooling, then one more stage."""
+
+    def __init__(self, config: ClassifierConfig = ClassifierConfig()) -> None:
+        super().__init__()
+        self.config = config
+        w1, w2, w3 = config.widths
+        self.features = nn.Sequential(
+            conv_bn_relu(1, w1), conv_bn_relu(w1, w1), nn.MaxPool2d(2),  # (B, w1, 14, 14)
+            conv_bn_relu(w1, w2), conv_bn_relu(w2, w2), nn.MaxPool2d(2),  # (B, w2, 7, 7)
+            conv_bn_relu(w2, w3),  # (B, w3, 7, 7)
+        )
+        # Flatten rather than global pooling: where a stroke is in the frame matters for digits.
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Dropout(config.dropout), nn.Linear(w3 * 7 * 7, config.num_classes),
+        )
+
+    def forward(self, digits: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 28, 28) -> (B, num_classes) logits."""
+        return self.head(self.features(digits))
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    widths: tuple[int, int, int] = (16, 32, 64)
+
+
+class UNet(nn.Module):
+    """Encoder-decoder with skip connections: (B, 1, H, W) -> (B, 1, H, W) ink-mask logits.
+
+    H and W must be divisible by 4 (28 is).
+    """
+
+    def __init__(self, config: UNetConfig = UNetConfig()) -> None:
+        super().__init__()
+        self.config = config
+        w1, w2, w3 = config.widths
+        self.encoder1 = nn.Sequential(conv_bn_relu(1, w1), conv_bn_relu(w1, w1))
+        self.encoder2 = nn.Sequential(conv_bn_relu(w1, w2), conv_bn_relu(w2, w2))
+        self.bottleneck = nn.Sequential(conv_bn_relu(w2, w3), conv_bn_relu(w3, w3))
+        self.up2 = nn.ConvTranspose2d(w3, w2, 2, stride=2)
+        self.decoder2 = nn.Sequential(conv_bn_relu(2 * w2, w2), conv_bn_relu(w2, w2))
+        self.up1 = nn.ConvTranspose2d(w2, w1, 2, stride=2)
+        self.decoder1 = nn.Sequential(conv_bn_relu(2 * w1, w1), conv_bn_relu(w1, w1))
+        self.out = nn.Conv2d(w1, 1, 1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[-1] % 4 or images.shape[-2] % 4:
+            raise ValueError(f"UNet needs height and width divisible by 4, got {tuple(images.shape[-2:])}")
+        skip_full = self.encoder1(images)  # (B, w1, H, W)
+        skip_half = self.encoder2(F.max_pool2d(skip_full, 2))  # (B, w2, H/2, W/2)
+        x = self.bottleneck(F.max_pool2d(skip_half, 2))  # (B, w3, H/4, W/4)
+        x = self.decoder2(torch.cat([self.up2(x), skip_half], dim=1))  # (B, w2, H/2, W/2)
+        x = self.decoder1(torch.cat([self.up1(x), skip_full], dim=1))  # (B, w1, H, W)
+        return self.out(x)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    canvas_size: int = CANVAS_SIZE
+    stride: int = DETECTOR_STRIDE
+    widths: tuple[int, int, int, int] = (16, 32, 64, 128)
+    num_classes: int = NUM_CLASSES
+
+
+@dataclass(frozen=True)
+class DetectorOutput:
+    """Dense predictions on the (canvas_size / stride) grid; boxes are decoded in `detection.py`."""
+
+    centre_logits: torch.Tensor  # (B, 1, G, G): is a digit centred in this cell?
+    class_logits: torch.Tensor  # (B, num_classes, G, G): which digit, if one is centred here
+    box_size: torch.Tensor  # (B, 2, G, G): width and height in grid cells
+    centre_offset: torch.Tensor  # (B, 2, G, G): sub-cell position of the centre, 0..1
+
+
+class Detector(nn.Module):
+    """CenterNet-style detector: a small backbone and feature pyramid down to 1/16, read out at 1/4.
+
+    One heatmap peak per digit, so the same head returns one box or several.
+    """
+
+    def __init__(self, config: DetectorConfig = DetectorConfig()) -> None:
+        super().__init__()
+        if config.stride != 4:
+            raise ValueError(f"Detector is built for stride 4, got {config.stride}")
+        if config.canvas_size % 16:
+            raise ValueError(f"canvas_size must be divisible by 16, got {config.canvas_size}")
+        self.config = config
+        w1, w2, w3, w4 = config.widths
+        self.stem = nn.Sequential(conv_bn_relu(1, w1, stride=2), conv_bn_relu(w1, w2, stride=2))  # 1/4
+        self.stage8 = nn.Sequential(conv_bn_relu(w2, w3, stride=2), conv_bn_relu(w3, w3))  # 1/8
+        self.stage16 = nn.Sequential(conv_bn_relu(w3, w4, stride=2), conv_bn_relu(w4, w4))  # 1/16
+        self.lateral8 = nn.Conv2d(w3, w4, 1)
+        self.lateral4 = nn.Conv2d(w2, w4, 1)
+        self.fuse = conv_bn_relu(w4, w3)
+        self.centre_head = nn.Conv2d(w3, 1, 1)
+        self.class_head = nn.Conv2d(w3, config.num_classes, 1)
+        self.box_head = nn.Conv2d(w3, 4, 1)
+        # CenterNet's prior: start with every cell "probably empty" so the focal loss is stable.
+        nn.init.constant_(self.centre_head.bias, -2.19)
+
+    def forward(self, canvases: torch.Tensor) -> DetectorOutput:
+        """(B, 1, S, S) white-on-black canvases -> dense predictions on an (S/4, S/4) grid."""
+        quarter = self.stem(canvases)  # (B, w2, S/4, S/4)
+        eighth = self.stage8(quarter)  # (B, w3, S/8, S/8)
+        sixteenth = self.stage16(eighth)  # (B, w4, S/16, S/16)
+        x = self.lateral8(eighth) + F.interpolate(sixteenth, scale_factor=2, mode="nearest")
+        x = self.lateral4(quarter) + F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.fuse(x)  # (B, w3, S/4, S/4)
+        box = self.box_head(x)
+        return DetectorOutput(
+            centre_logits=self.centre_head(x),
+            class_logits=self.class_head(x),
+            box_size=F.softplus(box[:, :2]),
+            centre_offset=torch.sigmoid(box[:, 2:]),
+        )
+
+
+MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
+    "classifier": (Classifier, ClassifierConfig),
+    "unet": (UNet, UNetConfig),
+    "detector": (Detector, DetectorConfig),
+}

@@ -1,0 +1,117 @@
+"""What differs between the three trainings: how a batch is made, the loss, the selection metric."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from mnist_demo.augment import corrupt, random_affine, random_stroke_width, render_canvases, uniform
+from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE
+from mnist_demo.data import DigitSet, ink_mask, normalise, quantise, to_unit_float
+from mnist_demo.detection import detector_loss, make_targets
+from mnist_demo.evaluation import EVALUATORS
+from mnist_demo.models import MODEL_CLASSES
+
+
+@dataclass(frozen=True)
+class Batch:
+    inputs: torch.Tensor
+    targets: Any
+
+
+def drawn_looking(digits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Geometry and stroke-width jitter so models trained on MNIST hold up on people's drawings."""
+    return quantise(random_stroke_width(random_affine(digits, generator), generator))
+
+
+def classifier_batch(digits: DigitSet, index: torch.Tensor, generator: torch.Generator) -> Batch:
+    """Milder jitter than the other models get: preprocessing already brings drawings to MNIST's
+    size, centre and stroke width, so the classifier only needs to absorb what is left."""
+    images = random_affine(to_unit_float(digits.images[index]), generator, max_rotation=10.0, scale=(0.9, 1.1),
+                           max_shear=0.15, max_shift=0.06)
+    images = quantise(random_stroke_width(images, generator, strength=0.5))
+    return Batch(normalise(images), digits.labels[index])
+
+
+def classifier_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    return F.cross_entropy(model(batch.inputs).float(), batch.targets, label_smoothing=0.05)
+
+
+def unet_batch(digits: DigitSet, index: torch.Tensor, generator: torch.Generator) -> Batch:
+    clean = drawn_looking(to_unit_float(digits.images[index]), generator)
+    return Batch(normalise(quantise(corrupt(clean, generator))), ink_mask(clean).float())
+
+
+def unet_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    logits = model(batch.inputs).float()
+    probability = torch.sigmoid(logits)
+    overlap = (probability * batch.targets).sum(dim=(1, 2, 3))
+    soft_dice = 1 - (2 * overlap + 1) / (probability.sum(dim=(1, 2, 3)) + batch.targets.sum(dim=(1, 2, 3)) + 1)
+    return F.binary_cross_entropy_with_logits(logits, batch.targets) + soft_dice.mean()
+
+
+@dataclass(frozen=True)
+class CanvasRecipe:
+    canvas_size: int = CANVAS_SIZE
+    stride: int = DETECTOR_STRIDE
+    single_digit_fraction: float = 0.6
+    max_digits: int = 4
+
+
+def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tensor, torch.Generator], Batch]:
+    """Canvases of 1..max_digits training digits; several per canvas teach the head to return several boxes."""
+
+    def detector_batch(digits: DigitSet, index: torch.Tensor, generator: torch.Generator) -> Batch:
+        single = torch.rand(len(index), generator=generator) < recipe.single_digit_fraction
+        extra = uniform(len(index), 2, recipe.max_digits + 1, generator).long()
+        counts = torch.where(single, 1, extra)
+        counts = counts[: int((counts.cumsum(0) <= len(index)).sum())]  # the digits of this batch suffice
+        used = int(counts.sum())
+        source = drawn_looking(to_unit_float(digits.images[index[:used]]), generator)
+        canvases = render_canvases(source, digits.labels[index[:used]], counts.tolist(), recipe.canvas_size, generator)
+        targets = make_targets(canvases.boxes, canvases.labels, recipe.canvas_size // recipe.stride, recipe.stride)
+        return Batch(normalise(quantise(corrupt(canvases.images, generator))), targets)
+
+    return detector_batch
+
+
+@dataclass(frozen=True)
+class Task:
+    """A model to train: its name, batch maker, loss, evaluator and selection metric."""
+
+    name: str
+    make_batch: Callable[[DigitSet, torch.Tensor, torch.Generator], Batch]
+    loss: Callable[[nn.Module, Batch], torch.Tensor]
+    selection_metric: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    samples_per_epoch: int | None = None  # None: one pass over the training digits
+    validation_size: int | None = None  # None: all held-out digits
+
+    def build(self) -> nn.Module:
+        model_class, config_class = MODEL_CLASSES[self.name]
+        return model_class(config_class())
+
+    def evaluate(self, model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, Any]:
+        return EVALUATORS[self.name](model, digits, device)
+
+
+def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    return detector_loss(model(batch.inputs), batch.targets, model.config.stride)
+
+
+TASKS: dict[str, Task] = {
+    "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
+                       epochs=10, batch_size=256, learning_rate=3e-3),
+    "unet": Task("unet", unet_batch, unet_loss, "dice_corrupted",
+                 epochs=3, batch_size=256, learning_rate=3e-3),
+    "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
+                     epochs=8, batch_size=128, learning_rate=3e-3, samples_per_epoch=24_000,
+                     validation_size=2_000),
+}

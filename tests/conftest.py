@@ -1,0 +1,39 @@
+"""Shared fixtures: where MNIST is, and a few real digits from it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mnist_demo.constants import MNIST_FILES
+from mnist_demo.data import DigitSet, load_digits, raw_folder
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The MNIST folder ($MNIST_DATA_DIR, else ../shared/data); fails under CI when the files are missing."""
+    data_dir = Path(os.environ.get("MNIST_DATA_DIR") or REPO_ROOT.parent / "shared" / "data").resolve()
+    missing = [name for name in MNIST_FILES if not (raw_folder(data_dir) / name).is_file()]
+    if missing:
+        message = f"MNIST files missing in {raw_folder(data_dir)}: {', '.join(missing)} (set MNIST_DATA_DIR)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def sample_digits(mnist_dir: Path) -> DigitSet:
+    """The first 64 MNIST test digits."""
+    return load_digits(mnist_dir, train=False).subset(64)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the MNIST files carries the `mnist` marker, so `-m "not mnist"` works."""
+    for item in items:
+        if "mnist_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mnist)

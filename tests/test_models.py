@@ -1,0 +1,89 @@
+"""Shapes, a backward pass and argument errors of the three networks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from mnist_demo.detection import detector_loss, make_targets
+from mnist_demo.models import Classifier, Detector, DetectorConfig, DetectorOutput, UNet
+from mnist_demo.tasks import Batch, classifier_loss, unet_loss
+
+
+@pytest.fixture(autouse=True)
+def fixed_seed() -> None:
+    torch.manual_seed(0)
+
+
+def assert_every_parameter_learns(model: nn.Module) -> None:
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None, f"{name} got no gradient"
+        assert torch.isfinite(parameter.grad).all(), f"{name} has a non-finite gradient"
+        assert parameter.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
+
+
+class TestClassifier:
+    def test_one_logit_per_class(self) -> None:
+        logits = Classifier().eval()(torch.randn(3, 1, 28, 28))
+        assert logits.shape == (3, 10)
+        assert torch.isfinite(logits).all()
+
+    def test_backward_reaches_every_parameter(self) -> None:
+        model = Classifier().train()
+        classifier_loss(model, Batch(torch.randn(4, 1, 28, 28), torch.tensor([0, 3, 7, 9]))).backward()
+        assert_every_parameter_learns(model)
+
+
+class TestUNet:
+    def test_mask_logits_have_the_input_shape(self) -> None:
+        logits = UNet().eval()(torch.randn(2, 1, 28, 28))
+        assert logits.shape == (2, 1, 28, 28)
+
+    def test_backward_reaches_every_parameter(self) -> None:
+        model = UNet().train()
+        targets = (torch.rand(4, 1, 28, 28) > 0.8).float()
+        unet_loss(model, Batch(torch.randn(4, 1, 28, 28), targets)).backward()
+        assert_every_parameter_learns(model)
+
+    @pytest.mark.parametrize("height, width", [(30, 28), (28, 30), (29, 29)])
+    def test_rejects_sides_not_divisible_by_four(self, height: int, width: int) -> None:
+        expected = f"UNet needs height and width divisible by 4, got ({height}, {width})"
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            UNet()(torch.randn(1, 1, height, width))
+
+
+class TestDetector:
+    def test_dense_outputs_on_the_quarter_resolution_grid(self) -> None:
+        output = Detector().eval()(torch.rand(2, 1, 96, 96))
+        assert isinstance(output, DetectorOutput)
+        assert output.centre_logits.shape == (2, 1, 24, 24)
+        assert output.class_logits.shape == (2, 10, 24, 24)
+        assert output.box_size.shape == (2, 2, 24, 24)
+        assert output.centre_offset.shape == (2, 2, 24, 24)
+        assert (output.box_size > 0).all()
+        assert ((output.centre_offset > 0) & (output.centre_offset < 1)).all()
+
+    def test_backward_reaches_every_parameter(self) -> None:
+        model = Detector().train()
+        boxes = [
+            torch.tensor([[20.0, 16.0, 44.0, 48.0]]),
+            torch.tensor([[8.0, 8.0, 30.0, 40.0], [50.0, 50.0, 80.0, 90.0]]),
+        ]
+        labels = [torch.tensor([3]), torch.tensor([1, 7])]
+        targets = make_targets(boxes, labels, grid_size=24, stride=4)
+        detector_loss(model(torch.rand(2, 1, 96, 96)), targets, stride=4).backward()
+        assert_every_parameter_learns(model)
+
+    @pytest.mark.parametrize(
+        "config, message",
+        [
+            (DetectorConfig(stride=8), "Detector is built for stride 4, got 8"),
+            (DetectorConfig(canvas_size=100), "canvas_size must be divisible by 16, got 100"),
+        ],
+    )
+    def test_rejects_unsupported_geometry(self, config: DetectorConfig, message: str) -> None:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            Detector(config)

@@ -1,0 +1,149 @@
+"""`train.py --dry-run` end to end, the command-line errors, and the training inputs it is built on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.ops import box_iou
+
+from mnist_demo.augment import render_canvases
+from mnist_demo.checkpoints import load_checkpoint
+from mnist_demo.constants import MNIST_FILES
+from mnist_demo.data import DigitSet, ink_boxes, ink_mask, raw_folder, to_unit_float
+from mnist_demo.tasks import classifier_batch, unet_batch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS = ("classifier", "unet", "detector")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run(arguments: list[str], cwd: Path, mnist_dir: Path | None = None) -> subprocess.CompletedProcess:
+    environment = dict(os.environ)
+    if mnist_dir is not None:
+        environment["MNIST_DATA_DIR"] = str(mnist_dir)
+    return subprocess.run([sys.executable, *arguments], cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def dry_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    """One `train.py --dry-run` for the whole module: it is the slow part of the suite."""
+    out = tmp_path_factory.mktemp("weights")
+    result = run([str(REPO_ROOT / "train.py"), "--dry-run", "--device", "cpu", "--out", str(out)], out, mnist_dir)
+    return result, out
+
+
+class TestDryRun:
+    def test_exits_cleanly(self, dry_run: tuple[subprocess.CompletedProcess, Path]) -> None:
+        result, out = dry_run
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "trained classifier, unet, detector in" in result.stdout
+        assert "Traceback" not in result.stderr
+
+    @pytest.mark.parametrize("name", MODELS)
+    def test_writes_a_checkpoint_that_loads(self, dry_run: tuple[subprocess.CompletedProcess, Path], name: str) -> None:
+        _, out = dry_run
+        assert (out / f"{name}.safetensors").is_file() and (out / f"{name}.json").is_file()
+        model, card = load_checkpoint(name, out)
+        assert card["model"] == name
+        assert type(model).__name__.lower() == name
+
+    @pytest.mark.parametrize("name", MODELS)
+    def test_card_records_how_the_weights_were_made(self, dry_run: tuple[subprocess.CompletedProcess, Path],
+                                                    mnist_dir: Path, name: str) -> None:
+        _, out = dry_run
+        card = json.loads((out / f"{name}.json").read_text())
+        expected_sha256 = {
+            file: hashlib.sha256((raw_folder(mnist_dir) / file).read_bytes()).hexdigest() for file in MNIST_FILES
+        }
+        assert card["seed"] == 0
+        assert card["epochs"] == 1 and card["best_epoch"] == 1
+        assert card["dry_run"] is True
+        assert card["torch_version"] == torch.__version__
+        assert card["data_sha256"] == expected_sha256
+        assert len(card["epoch_seconds"]) == 1 and card["epoch_seconds"][0] > 0
+        assert set(card["test_metrics"]) >= {"classifier": {"accuracy"}, "unet": {"dice", "iou"},
+                                             "detector": {"accuracy", "ap50"}}[name]
+
+    def test_writes_the_report(self, dry_run: tuple[subprocess.CompletedProcess, Path]) -> None:
+        _, out = dry_run
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert set(metrics) == {*MODELS, "total_training_seconds"}
+        assert 0.0 <= metrics["classifier"]["test"]["accuracy"] <= 1.0
+        assert "confusion_matrix" not in metrics["classifier"]["test"]
+        figures = [f"{name}_curves.png" for name in MODELS] + ["classifier_confusion.png"]
+        for figure in (out / "report" / name for name in figures):
+            assert figure.read_bytes()[:8] == PNG_SIGNATURE, f"{figure.name} is not a PNG"
+
+
+def test_train_without_mnist_says_where_to_put_it(tmp_path: Path) -> None:
+    empty = tmp_path / "no-mnist-here"
+    empty.mkdir()
+    result = run([str(REPO_ROOT / "train.py"), "--data-dir", str(empty), "--out", str(tmp_path / "weights")], tmp_path)
+    assert result.returncode == 2
+    assert str(empty.resolve()) in result.stderr
+    assert all(name in result.stderr for name in MNIST_FILES)
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "weights").exists()
+
+
+def test_evaluate_without_weights_says_how_to_train(mnist_dir: Path, tmp_path: Path) -> None:
+    result = run(["-m", "mnist_demo", "evaluate", "--weights", str(tmp_path), "--device", "cpu"], REPO_ROOT, mnist_dir)
+    assert result.returncode == 2
+    assert "python train.py" in result.stderr
+    assert str(tmp_path) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+class TestRenderCanvases:
+    def test_one_digit_boxes_are_the_ink_boxes_of_the_canvas(self, sample_digits: DigitSet) -> None:
+        canvases = render_canvases(to_unit_float(sample_digits.images), sample_digits.labels, [1] * len(sample_digits),
+                                   96, torch.Generator().manual_seed(0))
+        assert canvases.images.shape == (len(sample_digits), 1, 96, 96)
+        assert torch.equal(torch.cat(canvases.boxes), ink_boxes(ink_mask(canvases.images[:, 0])))
+        assert torch.equal(torch.cat(canvases.labels), sample_digits.labels)
+        assert torch.equal(canvases.masks, ink_mask(canvases.images[:, 0]))
+
+    def test_several_digits_never_overlap(self, sample_digits: DigitSet) -> None:
+        counts = [2] * (len(sample_digits) // 2)  # two digits per canvas are scaled up most, so spread most
+        overlapping = []
+        for seed in range(5):
+            canvases = render_canvases(to_unit_float(sample_digits.images), sample_digits.labels, counts, 96,
+                                       torch.Generator().manual_seed(seed))
+            for index, boxes in enumerate(canvases.boxes):
+                assert len(boxes) == counts[index]
+                overlaps = box_iou(boxes, boxes).fill_diagonal_(0)
+                if overlaps.max() > 0:
+                    overlapping.append((seed, index, boxes.tolist()))
+        assert overlapping == []
+
+
+class TestBatchMakers:
+    @pytest.mark.parametrize("make_batch", [classifier_batch, unet_batch])
+    def test_same_seed_same_batch(self, sample_digits: DigitSet, make_batch) -> None:
+        index = torch.arange(16)
+        first = make_batch(sample_digits, index, torch.Generator().manual_seed(3))
+        again = make_batch(sample_digits, index, torch.Generator().manual_seed(3))
+        other = make_batch(sample_digits, index, torch.Generator().manual_seed(4))
+        assert first.inputs.shape == (16, 1, 28, 28)
+        assert torch.equal(first.inputs, again.inputs) and torch.equal(first.targets, again.targets)
+        assert not torch.equal(first.inputs, other.inputs), "the augmentation should depend on the seed"
+
+    def test_classifier_targets_are_the_labels(self, sample_digits: DigitSet) -> None:
+        index = torch.tensor([5, 0, 9])
+        batch = classifier_batch(sample_digits, index, torch.Generator().manual_seed(0))
+        assert torch.equal(batch.targets, sample_digits.labels[index])
+
+    def test_unet_targets_are_binary_ink_masks(self, sample_digits: DigitSet) -> None:
+        batch = unet_batch(sample_digits, torch.arange(8), torch.Generator().manual_seed(0))
+        assert batch.targets.shape == (8, 1, 28, 28)
+        assert set(batch.targets.unique().tolist()) == {0.0, 1.0}
+        ink_fraction = batch.targets.mean().item()
+        assert 0.05 < ink_fraction < 0.5, "the mask should cover the strokes, not the frame"
