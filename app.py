@@ -1,0 +1,28 @@
+"""Draw-a-digit demo: `python app.py` serves it on http://127.0.0.1:7860 (also the Hugging Face
+Space entry point). Host and port: --host/--port or GRADIO_SERVER_NAME/GRADIO_SERVER_PORT;
+weights folder and device: MNIST_DEMO_WEIGHTS (default weights/) and MNIST_DEMO_DEVICE (default auto)."""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls: set before Gradio loads
+
+from mnist_demo.checkpoints import CheckpointError  # noqa: E402
+from mnist_demo.inference import load_predictor  # noqa: E402
+from mnist_demo.ui import build_demo  # noqa: E402
+
+try:
+    predictor = load_predictor(os.environ.get("MNIST_DEMO_WEIGHTS"), device=os.environ.get("MNIST_DEMO_DEVICE", "auto"))
+except CheckpointError as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(2)
+
+demo = build_demo(predictor)
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 7860)")
+    args = parser.parse_args()
+    demo.launch(server_name=args.host, server_port=args.port)

@@ -1,0 +1,163 @@
+"""The predictor: one input through the pipeline and all three models, as one frozen result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mnist_demo.checkpoints import load_checkpoint
+from mnist_demo.constants import INK_THRESHOLD_FLOAT
+from mnist_demo.data import normalise
+from mnist_demo.detection import decode
+from mnist_demo.devices import pick_device
+from mnist_demo.metrics import dice, iou, paired_box_iou
+from mnist_demo.models import Classifier, Detector, UNet
+from mnist_demo.preprocessing import ImageSource, Ink, ink_box, to_ink
+from mnist_demo.views import DigitView, letterbox, mnist_view
+
+# A detection below this score is not reported as a digit.
+DETECTION_THRESHOLD = 0.3
+# The classifier reads the ink inside the detector's box grown by this fraction each side,
+# so a box that clips a stroke still gives the whole digit.
+BOX_MARGIN = 0.1
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Everything the models say about one input; boxes and masks are in the input's pixels."""
+
+    label: int | None  # the classifier's answer; None when there is no digit
+    probabilities: tuple[float, ...]  # 10 classifier probabilities (all 0 when there is no digit)
+    box: Box | None  # the detector's box (x0, y0, x1, y1), x1/y1 exclusive
+    mask: np.ndarray  # (H, W) bool, the U-Net's ink mask
+    digit: np.ndarray  # (28, 28) float32, what the classifier saw (white on black, 0..1)
+    metrics: dict[str, float]  # mask_dice, mask_iou, box_iou against the thresholded ground truth
+    detector_label: int | None = None
+    detector_score: float = 0.0
+    truth_box: Box | None = None  # the thresholded ground truth's box
+    message: str | None = None  # said to the user: why there is no answer, or what to keep in mind
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def confidence(self) -> float:
+        return max(self.probabilities) if self.label is not None else 0.0
+
+    @property
+    def found(self) -> bool:
+        return self.label is not None
+
+
+class Timer:
+    """Milliseconds spent per named stage."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.spent[name] = round((now - self._start) * 1000, 2)
+        self._start = now
+
+
+def _round_box(box: torch.Tensor, width: int, height: int) -> Box:
+    x0, y0, x1, y1 = box.tolist()
+    return (max(0, int(np.floor(x0))), max(0, int(np.floor(y0))),
+            min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1))))
+
+
+class Predictor:
+    """The three models on one device, ready for `predict`."""
+
+    def __init__(self, classifier: Classifier, unet: UNet, detector: Detector, device: torch.device) -> None:
+        self.classifier, self.unet, self.detector, self.device = classifier, unet, detector, device
+
+    def _empty(self, ink: Ink, message: str, timer: Timer) -> Prediction:
+        width, height = ink.size
+        timer.lap("total_other")
+        return Prediction(label=None, probabilities=(0.0,) * 10, box=None,
+                          mask=np.zeros((height, width), dtype=bool),
+                          digit=np.zeros((28, 28), dtype=np.float32),
+                          metrics={}, message=message, timings_ms=timer.spent)
+
+    @torch.inference_mode()
+    def predict(self, image: ImageSource) -> Prediction:
+        """Read the digit in `image` (Sketchpad dict, PIL image, numpy array or path).
+
+        >>> predictor = load_predictor(device="cpu")
+        >>> predictor.predict("examples/seven.png").label
+        7
+        """
+        timer = Timer()
+        ink = to_ink(image)
+        width, height = ink.size
+        timer.lap("preprocess")
+        truth_box = ink_box(ink.values)
+        if truth_box is None:
+            return self._empty(ink, "No digit found: the picture is blank.", timer)
+        canvas, placement = letterbox(ink, self.detector.config.canvas_size)
+        output = self.detector(normalise(canvas).to(self.device))
+        found = decode(output, self.detector.config.stride, score_threshold=DETECTION_THRESHOLD)[0]
+        timer.lap("detector")
+        if len(found.scores) == 0:
+            return self._empty(ink, "No digit found: the ink does not look like a digit.", timer)
+        best = int(found.scores.argmax())
+        box = _round_box(placement.to_input(found.boxes[best:best + 1].cpu())[0], width, height)
+        grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
+        view = mnist_view(ink.values, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
+        if view is None:
+            return self._empty(ink, "No digit found inside the detected box.", timer)
+        timer.lap("crop")
+        digit = normalise(torch.from_numpy(view.digit))[None, None].to(self.device)
+        probabilities = torch.softmax(self.classifier(digit).float(), dim=1)[0].cpu()
+        timer.lap("classifier")
+        mask_logits = self.unet(digit).float()[0, 0].cpu()
+        timer.lap("unet")
+        mask = view.frame_to_input_map(mask_logits, width, height) > 0
+        metrics = self._readouts(view, mask_logits, box, truth_box)
+        timer.lap("readouts")
+        label = int(probabilities.argmax())
+        note = None
+        if len(found.scores) > 1:
+            note = f"{len(found.scores)} digits found; this version reads the most confident one."
+        return Prediction(
+            label=label,
+            probabilities=tuple(round(float(p), 6) for p in probabilities),
+            box=box, mask=mask, digit=view.digit, metrics=metrics,
+            detector_label=int(found.labels[best]), detector_score=round(float(found.scores[best]), 4),
+            truth_box=truth_box, message=note, timings_ms=timer.spent,
+        )
+
+    @staticmethod
+    def _readouts(view: DigitView, mask_logits: torch.Tensor, box: Box, truth_box: Box) -> dict[str, float]:
+        """Dice and IoU of the U-Net mask and IoU of the detector box, against the thresholded input."""
+        truth = torch.from_numpy(view.digit >= INK_THRESHOLD_FLOAT)
+        predicted = mask_logits > 0
+        box_iou = paired_box_iou(torch.tensor([box]).float(), torch.tensor([truth_box]).float())
+        return {
+            "mask_dice": round(float(dice(predicted, truth)[0]), 4),
+            "mask_iou": round(float(iou(predicted, truth)[0]), 4),
+            "box_iou": round(float(box_iou[0]), 4),
+        }
+
+
+def load_predictor(weights_dir: str | Path | None = None, device: str = "auto") -> Predictor:
+    """Load the classifier, U-Net and detector from `weights_dir` (default: the repo's weights/).
+
+    `device` is "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda" or "mps".
+
+    >>> from mnist_demo import load_predictor
+    >>> predictor = load_predictor(device="cpu")
+    >>> result = predictor.predict("digit.png")
+    >>> result.label, result.box, result.metrics["mask_dice"]
+    """
+    chosen = pick_device(device)
+    models = [load_checkpoint(name, Path(weights_dir) if weights_dir else None, chosen)[0]
+              for name in ("classifier", "unet", "detector")]
+    return Predictor(*models, device=chosen)

@@ -1,0 +1,141 @@
+"""The models' views of an input, with the transforms back to the input's pixels:
+the detector's letterboxed canvas, and the 28x28 MNIST frame the classifier and U-Net read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from torchvision.transforms.v2 import functional as TF
+
+from mnist_demo.constants import CANVAS_SIZE, DIGIT_BOX_SIZE, IMAGE_SIZE
+from mnist_demo.preprocessing import Ink, ink_box
+
+# Strokes are normalised at this multiple of the final 20 px digit, then scaled down.
+STROKE_SCALE = 4
+# Typical stroke width of an MNIST digit, in pixels of the 28x28 frame.
+MNIST_STROKE_WIDTH = 2.2
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where the input sits inside the detector's square canvas."""
+
+    scale: float
+    offset_x: float
+    offset_y: float
+
+    def to_input(self, boxes: torch.Tensor) -> torch.Tensor:
+        """Canvas-pixel boxes (K, 4) -> input-pixel boxes."""
+        shift = torch.tensor([self.offset_x, self.offset_y, self.offset_x, self.offset_y])
+        return (boxes - shift) / self.scale
+
+
+def letterbox(ink: Ink, canvas_size: int = CANVAS_SIZE) -> tuple[torch.Tensor, Letterbox]:
+    """The whole drawing, aspect kept, centred in a (1, 1, S, S) black canvas (anti-aliased)."""
+    width, height = ink.size
+    scale = canvas_size / max(width, height)
+    new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = TF.resize(torch.from_numpy(ink.values)[None, None], [new_height, new_width], antialias=True)
+    canvas = torch.zeros(1, 1, canvas_size, canvas_size)
+    left, top = (canvas_size - new_width) // 2, (canvas_size - new_height) // 2
+    canvas[..., top:top + new_height, left:left + new_width] = resized.clamp(0, 1)
+    return canvas, Letterbox(scale=scale, offset_x=left, offset_y=top)
+
+
+@dataclass(frozen=True)
+class DigitView:
+    """A digit as MNIST frames it: longest side 20 px, centre of mass at the centre of 28x28."""
+
+    digit: np.ndarray  # (28, 28) float32, white on black, 0..1
+    input_box: tuple[float, float, float, float]  # the input rectangle that became the digit box...
+    frame_box: tuple[float, float, float, float]  # ...and where that box sits in the 28x28 frame
+
+    def frame_to_input(self, x: float, y: float) -> tuple[float, float]:
+        """A point of the 28x28 frame -> the input pixel it came from."""
+        (ix0, iy0, ix1, iy1), (fx0, fy0, fx1, fy1) = self.input_box, self.frame_box
+        return ix0 + (x - fx0) * (ix1 - ix0) / (fx1 - fx0), iy0 + (y - fy0) * (iy1 - iy0) / (fy1 - fy0)
+
+    def frame_to_input_map(self, frame: torch.Tensor, width: int, height: int) -> torch.Tensor:
+        """Resample a (28, 28) map of the frame (mask logits, say) onto the input's (H, W) pixels;
+        outside the frame it is -inf."""
+        left, top = self.frame_to_input(0, 0)
+        right, bottom = self.frame_to_input(IMAGE_SIZE, IMAGE_SIZE)
+        x0, y0 = max(0, int(np.floor(left))), max(0, int(np.floor(top)))
+        x1, y1 = min(width, int(np.ceil(right))), min(height, int(np.ceil(bottom)))
+        full = torch.full((height, width), float("-inf"))
+        if x1 <= x0 or y1 <= y0:
+            return full
+        # output pixel centre x + 0.5 -> frame coordinate -> grid_sample's -1..1 (align_corners=False)
+        xs = (torch.arange(x0, x1) + 0.5 - left) / (right - left) * 2 - 1
+        ys = (torch.arange(y0, y1) + 0.5 - top) / (bottom - top) * 2 - 1
+        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]  # (1, h, w, 2)
+        sampled = F.grid_sample(frame[None, None].float(), grid.float(), mode="bilinear",
+                                padding_mode="border", align_corners=False)
+        full[y0:y1, x0:x1] = sampled[0, 0]
+        return full
+
+
+def stroke_width(image: np.ndarray) -> float:
+    """Mean stroke width of a grey digit: twice its area over its boundary length."""
+    ink = image > 0.3 * image.max()
+    padded = np.pad(ink, 1)
+    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    boundary = int((ink & ~interior).sum())
+    return 2.0 * float(ink.sum()) / max(boundary, 1)
+
+
+def normalise_strokes(image: torch.Tensor, target: float) -> torch.Tensor:
+    """Thicken thin strokes (grey dilation) or thin heavy ones (grey erosion) towards `target` px."""
+    width = stroke_width(image.numpy())
+    if width < 0.8 * target:
+        size = max(3, int(round(target - width)) | 1)
+        return F.max_pool2d(image[None, None], size, stride=1, padding=size // 2)[0, 0]
+    if width > 1.6 * target:
+        size = max(3, int(round(width - target)) | 1)
+        return -F.max_pool2d(-image[None, None], size, stride=1, padding=size // 2)[0, 0]
+    return image
+
+
+def mnist_view(values: np.ndarray, region: tuple[int, int, int, int]) -> DigitView | None:
+    """Steps 4-5 of the pipeline: the ink inside `region` (input pixels) -> its 28x28 MNIST frame.
+
+    Crop to the ink, scale the longest side to 20 px (anti-aliased) with strokes brought to
+    MNIST's width on the way, and place by centre of mass: the recipe MNIST was built with.
+    None when the region holds no ink.
+    """
+    height, width = values.shape
+    x0, y0 = max(0, int(region[0])), max(0, int(region[1]))
+    x1, y1 = min(width, int(np.ceil(region[2]))), min(height, int(np.ceil(region[3])))
+    patch = values[y0:y1, x0:x1]
+    tight = ink_box(patch) if patch.size else None
+    if tight is None:
+        return None
+    tx0, ty0, tx1, ty1 = tight
+    crop = torch.from_numpy(np.ascontiguousarray(patch[ty0:ty1, tx0:tx1]))
+    work_side = STROKE_SCALE * DIGIT_BOX_SIZE
+    zoom = work_side / max(tx1 - tx0, ty1 - ty0)
+    size = [max(1, round((ty1 - ty0) * zoom)), max(1, round((tx1 - tx0) * zoom))]
+    big = TF.resize(crop[None, None], size, antialias=True)[0, 0].clamp(min=0)
+    margin = work_side // 2
+    big = normalise_strokes(F.pad(big, [margin] * 4), MNIST_STROKE_WIDTH * STROKE_SCALE)
+    bx0, by0, bx1, by1 = ink_box((big / big.max().clamp(min=1e-6)).numpy())
+    big = big[by0:by1, bx0:bx1]
+    shrink = DIGIT_BOX_SIZE / max(bx1 - bx0, by1 - by0)
+    small = TF.resize(big[None, None], [max(1, round((by1 - by0) * shrink)), max(1, round((bx1 - bx0) * shrink))],
+                      antialias=True)[0, 0].clamp(0, None)
+    small = (small / small.max().clamp(min=1e-6)).numpy()
+    rows, columns = np.indices(small.shape)
+    mass = small.sum()
+    centre_y, centre_x = (rows * small).sum() / mass, (columns * small).sum() / mass
+    h, w = small.shape
+    left = int(np.clip(round(IMAGE_SIZE / 2 - 0.5 - centre_x), 0, IMAGE_SIZE - w))
+    top = int(np.clip(round(IMAGE_SIZE / 2 - 0.5 - centre_y), 0, IMAGE_SIZE - h))
+    digit = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    digit[top:top + h, left:left + w] = small
+    # the working crop's ink box, back in input pixels
+    origin_x, origin_y = x0 + tx0 - margin / zoom, y0 + ty0 - margin / zoom
+    input_box = (origin_x + bx0 / zoom, origin_y + by0 / zoom, origin_x + bx1 / zoom, origin_y + by1 / zoom)
+    return DigitView(digit=digit, input_box=input_box, frame_box=(left, top, left + w, top + h))
