@@ -8,9 +8,14 @@ import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no network calls: set before Gradio loads
 
+import torch  # noqa: E402
+
 from mnist_demo.checkpoints import CheckpointError  # noqa: E402
 from mnist_demo.inference import load_predictor  # noqa: E402
-from mnist_demo.ui import build_demo  # noqa: E402
+from mnist_demo.ui import MAX_UPLOAD, SERVING_CONCURRENCY, build_demo  # noqa: E402
+
+# One thread per request: the queue runs SERVING_CONCURRENCY requests side by side.
+torch.set_num_threads(max(1, (os.cpu_count() or 1) // SERVING_CONCURRENCY))
 
 try:
     predictor = load_predictor(os.environ.get("MNIST_DEMO_WEIGHTS"), device=os.environ.get("MNIST_DEMO_DEVICE", "auto"))
@@ -25,4 +30,4 @@ if __name__ == "__main__":
     parser.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 7860)")
     args = parser.parse_args()
-    demo.launch(server_name=args.host, server_port=args.port)
+    demo.launch(server_name=args.host, server_port=args.port, max_file_size=MAX_UPLOAD)

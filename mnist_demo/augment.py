@@ -75,9 +75,9 @@ class CorruptionStrength:
     blur_sigma: tuple[float, float] = (0.1, 1.2)
     ink_level: tuple[float, float] = (0.35, 1.0)
     background_level: tuple[float, float] = (0.0, 0.35)
-    lighting_gradient: float = 0.3
-    noise_sigma: tuple[float, float] = (0.0, 0.12)
-    speck_rate: tuple[float, float] = (0.0, 0.015)
+    lighting_gradient: float = 0.6  # change in paper brightness from one side to the other
+    noise_sigma: tuple[float, float] = (0.0, 0.08)
+    speck_rate: tuple[float, float] = (0.0, 0.02)
 
 
 def corrupt(images: torch.Tensor, generator: torch.Generator,

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torchvision.ops import generalized_box_iou_loss
 
 from mnist_demo.metrics import Detections
-from mnist_demo.models import DetectorOutput
+from mnist_demo.models import Detector, DetectorOutput
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,19 @@ class DetectorTargets:
     centre_index: torch.Tensor  # (O, 3) batch, row, column of each digit's centre cell
     boxes: torch.Tensor  # (O, 4) true boxes in canvas pixels
     labels: torch.Tensor  # (O,)
+    proposals: list[torch.Tensor]  # per canvas (k, 4): the true boxes jittered, for the RoI classifier
 
 
-def make_targets(boxes: list[torch.Tensor], labels: list[torch.Tensor], grid_size: int, stride: int) -> DetectorTargets:
-    """Per-canvas boxes in canvas pixels -> dense heatmap plus the centre cell of every digit."""
+def jitter_boxes(boxes: torch.Tensor, generator: torch.Generator, amount: float = 0.15) -> torch.Tensor:
+    """Move and resize boxes by up to `amount` of their size, as the first stage's boxes will be off."""
+    size = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
+    return boxes + (torch.rand(boxes.shape, generator=generator) * 2 - 1) * amount * size
+
+
+def make_targets(boxes: list[torch.Tensor], labels: list[torch.Tensor], grid_size: int, stride: int,
+                 generator: torch.Generator) -> DetectorTargets:
+    """Per-canvas boxes in canvas pixels -> dense heatmap, the centre cell of every digit and the
+    jittered boxes the second stage learns to classify."""
     all_boxes = torch.cat(boxes).float()
     owner = torch.cat([torch.full((len(b),), index) for index, b in enumerate(boxes)])
     centre = (all_boxes[:, :2] + all_boxes[:, 2:]) / 2 / stride  # (O, 2) x, y in grid units
@@ -39,7 +48,8 @@ def make_targets(boxes: list[torch.Tensor], labels: list[torch.Tensor], grid_siz
     heatmap = torch.zeros(len(boxes), grid_size, grid_size)
     heatmap.scatter_reduce_(0, owner.view(-1, 1, 1).expand_as(bumps), bumps, "amax")
     centre_index = torch.stack([owner, cell[:, 1].long(), cell[:, 0].long()], dim=1)
-    return DetectorTargets(heatmap.unsqueeze(1), centre_index, all_boxes, torch.cat(labels))
+    proposals = list(torch.split(jitter_boxes(all_boxes, generator), [len(b) for b in boxes]))
+    return DetectorTargets(heatmap.unsqueeze(1), centre_index, all_boxes, torch.cat(labels), proposals)
 
 
 def boxes_at(output: DetectorOutput, index: torch.Tensor, stride: int) -> torch.Tensor:
@@ -51,26 +61,29 @@ def boxes_at(output: DetectorOutput, index: torch.Tensor, stride: int) -> torch.
     return torch.cat([centre - size / 2, centre + size / 2], dim=1) * stride
 
 
-def detector_loss(output: DetectorOutput, targets: DetectorTargets, stride: int) -> torch.Tensor:
-    """CenterNet's penalty-reduced focal loss on the heatmap, cross-entropy for the class at
-    each centre cell, and L1 + GIoU for the box decoded there."""
+def detector_loss(model: Detector, canvases: torch.Tensor, targets: DetectorTargets) -> torch.Tensor:
+    """CenterNet's penalty-reduced focal loss on the heatmap, L1 + GIoU for the box decoded at
+    each centre cell, and cross-entropy for the class the second stage reads in each box."""
+    stride = model.config.stride
+    output = model(canvases)
     probability = torch.sigmoid(output.centre_logits.float()).clamp(1e-4, 1 - 1e-4)
     peak = targets.heatmap == 1
     positive = -((1 - probability) ** 2) * torch.log(probability)
     negative = -((1 - targets.heatmap) ** 4) * probability**2 * torch.log(1 - probability)
     count = max(int(peak.sum()), 1)
     focal = torch.where(peak, positive, negative).sum() / count
-    b, row, column = targets.centre_index.unbind(1)
-    class_loss = F.cross_entropy(output.class_logits[b, :, row, column].float(), targets.labels)
     predicted = boxes_at(output, targets.centre_index, stride)
     box_l1 = F.l1_loss(predicted, targets.boxes) / stride
     giou = generalized_box_iou_loss(predicted, targets.boxes, reduction="mean")
-    return focal + class_loss + box_l1 + 2 * giou
+    class_logits, refined = model.read_boxes(canvases, targets.proposals)
+    class_loss = F.cross_entropy(class_logits.float(), targets.labels)
+    refined_giou = generalized_box_iou_loss(refined, targets.boxes, reduction="mean")
+    return focal + box_l1 + 2 * giou + class_loss + 2 * refined_giou
 
 
-@torch.inference_mode()
-def decode(output: DetectorOutput, stride: int, score_threshold: float = 0.3, max_digits: int = 12) -> list[Detections]:
-    """Heatmap peaks (3x3 max-pool as non-maximum suppression) -> per-canvas boxes, labels, scores."""
+def decode(output: DetectorOutput, stride: int, score_threshold: float, max_digits: int) -> list[Detections]:
+    """Heatmap peaks (3x3 max-pool as non-maximum suppression) -> per-canvas boxes and scores
+    (labels left at -1 for the second stage)."""
     heat = torch.sigmoid(output.centre_logits.float())  # (B, 1, G, G)
     peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
     batch, _, grid, _ = heat.shape
@@ -81,6 +94,26 @@ def decode(output: DetectorOutput, stride: int, score_threshold: float = 0.3, ma
         cells = flat[index][keep]
         cell_index = torch.stack([torch.full_like(cells, index), cells // grid, cells % grid], dim=1)
         boxes = boxes_at(output, cell_index, stride)
-        labels = output.class_logits[index, :, cells // grid, cells % grid].argmax(dim=0)
-        results.append(Detections(boxes=boxes, labels=labels, scores=scores[index][keep]))
+        results.append(Detections(boxes=boxes, labels=torch.full_like(cells, -1), scores=scores[index][keep]))
+    return results
+
+
+@torch.inference_mode()
+def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3,
+           max_digits: int = 12) -> list[Detections]:
+    """Both stages on (B, 1, S, S) normalised canvases: boxes, labels and scores per canvas.
+
+    A detection's score is its heatmap peak times the class probability.
+    """
+    proposals = decode(model(canvases), model.config.stride, score_threshold, max_digits)
+    if not any(len(p.boxes) for p in proposals):
+        return proposals
+    class_logits, refined = model.read_boxes(canvases, [p.boxes for p in proposals])
+    best, labels = torch.softmax(class_logits.float(), dim=1).max(dim=1)
+    results, start = [], 0
+    for proposal in proposals:
+        end = start + len(proposal.boxes)
+        results.append(Detections(boxes=refined[start:end], labels=labels[start:end],
+                                  scores=proposal.scores * best[start:end]))
+        start = end
     return results

@@ -21,6 +21,8 @@ def to_device(value: Any, device: torch.device) -> Any:
     """Move a tensor, or every tensor field of a dataclass, to `device`."""
     if isinstance(value, torch.Tensor):
         return value.to(device, non_blocking=True)
+    if isinstance(value, list):
+        return [to_device(item, device) for item in value]
     if dataclasses.is_dataclass(value):
         return type(value)(**{f.name: to_device(getattr(value, f.name), device) for f in dataclasses.fields(value)})
     return value

@@ -14,7 +14,7 @@ from mnist_demo.augment import Canvases, corrupt, render_canvases
 from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.constants import NUM_CLASSES
 from mnist_demo.data import DigitSet, ink_mask, load_digits, normalise, quantise, to_unit_float
-from mnist_demo.detection import decode
+from mnist_demo.detection import detect
 from mnist_demo.metrics import Detections, average_precision, dice, iou, paired_box_iou
 
 EVALUATION_SEED = 1234
@@ -34,17 +34,9 @@ def fixed_canvases(digits: DigitSet, canvas_size: int, digits_per_canvas: list[i
 
 
 @torch.inference_mode()
-def run_in_chunks(model: nn.Module, inputs: torch.Tensor, device: torch.device,
-                  collate: Callable[[list[Any]], Any] = torch.cat, chunk: int = 1000) -> Any:
+def run_in_chunks(model: nn.Module, inputs: torch.Tensor, device: torch.device, chunk: int = 1000) -> torch.Tensor:
     """Model outputs for many inputs, a chunk at a time, back on the CPU."""
-    outputs = [model(part.to(device)) for part in torch.split(inputs, chunk)]
-    return collate([_to_cpu(output) for output in outputs])
-
-
-def _to_cpu(output: Any) -> Any:
-    if isinstance(output, torch.Tensor):
-        return output.float().cpu()
-    return type(output)(**{name: value.float().cpu() for name, value in vars(output).items()})
+    return torch.cat([model(part.to(device)).float().cpu() for part in torch.split(inputs, chunk)])
 
 
 def evaluate_classifier(model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, Any]:
@@ -97,17 +89,12 @@ def evaluate_unet(model: nn.Module, digits: DigitSet, device: torch.device) -> d
     }
 
 
-def _collate_detector(outputs: list[Any]) -> Any:
-    first = outputs[0]
-    return type(first)(**{name: torch.cat([getattr(o, name) for o in outputs]) for name in vars(first)})
-
-
 def detection_scores(
     model: nn.Module, canvases: Canvases, inputs: torch.Tensor, device: torch.device
 ) -> dict[str, float]:
     """Class accuracy and IoU of each canvas's best detection against its first digit, and AP."""
-    output = run_in_chunks(model, normalise(inputs), device, collate=_collate_detector, chunk=500)
-    detections = decode(output, model.config.stride, score_threshold=0.05)
+    detections = [found.to("cpu") for chunk in torch.split(normalise(inputs), 500)
+                  for found in detect(model, chunk.to(device), score_threshold=0.05)]
     truth = [Detections(boxes, labels, torch.ones(len(labels)))
              for boxes, labels in zip(canvases.boxes, canvases.labels, strict=True)]
     correct, overlaps = [], []

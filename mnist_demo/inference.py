@@ -12,7 +12,7 @@ import torch
 from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.constants import INK_THRESHOLD_FLOAT
 from mnist_demo.data import normalise
-from mnist_demo.detection import decode
+from mnist_demo.detection import detect
 from mnist_demo.devices import pick_device
 from mnist_demo.metrics import dice, iou, paired_box_iou
 from mnist_demo.models import Classifier, Detector, UNet
@@ -102,8 +102,8 @@ class Predictor:
         if truth_box is None:
             return self._empty(ink, "No digit found: the picture is blank.", timer)
         canvas, placement = letterbox(ink, self.detector.config.canvas_size)
-        output = self.detector(normalise(canvas).to(self.device))
-        found = decode(output, self.detector.config.stride, score_threshold=DETECTION_THRESHOLD)[0]
+        canvas = normalise(canvas).to(self.device)
+        found = detect(self.detector, canvas, score_threshold=DETECTION_THRESHOLD)[0].to("cpu")
         timer.lap("detector")
         if len(found.scores) == 0:
             return self._empty(ink, "No digit found: the ink does not look like a digit.", timer)

@@ -43,6 +43,9 @@ class Detections:
     labels: torch.Tensor  # (K,)
     scores: torch.Tensor  # (K,)
 
+    def to(self, device: str | torch.device) -> Detections:
+        return Detections(self.boxes.to(device), self.labels.to(device), self.scores.to(device))
+
 
 def average_precision(
     predictions: list[Detections], ground_truth: list[Detections], iou_threshold: float, num_classes: int = 10

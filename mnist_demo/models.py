@@ -11,8 +11,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torchvision.ops import roi_align
 
-from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE, NUM_CLASSES
+from mnist_demo.constants import (
+    CANVAS_SIZE,
+    DETECTOR_STRIDE,
+    DIGIT_BOX_SIZE,
+    IMAGE_SIZE,
+    MNIST_MEAN,
+    MNIST_STD,
+    NUM_CLASSES,
+)
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -31,22 +40,27 @@ class ClassifierConfig:
     num_classes: int = NUM_CLASSES
 
 
+def digit_features(widths: tuple[int, int, int]) -> nn.Sequential:
+    """(B, 1, 28, 28) -> (B, w3 * 7 * 7): two conv pairs with pooling, one more stage, flattened.
+
+    Flattened rather than globally pooled: where a stroke is in the frame matters for digits.
+    """
+    w1, w2, w3 = widths
+    return nn.Sequential(
+        conv_bn_relu(1, w1), conv_bn_relu(w1, w1), nn.MaxPool2d(2),  # (B, w1, 14, 14)
+        conv_bn_relu(w1, w2), conv_bn_relu(w2, w2), nn.MaxPool2d(2),  # (B, w2, 7, 7)
+        conv_bn_relu(w2, w3), nn.Flatten(),  # (B, w3 * 49)
+    )
+
+
 class Classifier(nn.Module):
-    """28x28 normalised digit -> class logits: two conv pairs with pooling, then one more stage."""
+    """28x28 normalised digit -> class logits."""
 
     def __init__(self, config: ClassifierConfig = ClassifierConfig()) -> None:
         super().__init__()
         self.config = config
-        w1, w2, w3 = config.widths
-        self.features = nn.Sequential(
-            conv_bn_relu(1, w1), conv_bn_relu(w1, w1), nn.MaxPool2d(2),  # (B, w1, 14, 14)
-            conv_bn_relu(w1, w2), conv_bn_relu(w2, w2), nn.MaxPool2d(2),  # (B, w2, 7, 7)
-            conv_bn_relu(w2, w3),  # (B, w3, 7, 7)
-        )
-        # Flatten rather than global pooling: where a stroke is in the frame matters for digits.
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Dropout(config.dropout), nn.Linear(w3 * 7 * 7, config.num_classes),
-        )
+        self.features = digit_features(config.widths)
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.widths[2] * 49, config.num_classes))
 
     def forward(self, digits: torch.Tensor) -> torch.Tensor:
         """(B, 1, 28, 28) -> (B, num_classes) logits."""
@@ -56,6 +70,9 @@ class Classifier(nn.Module):
 @dataclass(frozen=True)
 class UNetConfig:
     widths: tuple[int, int, int] = (16, 32, 64)
+    # The ground truth counts every pixel > 0, and MNIST's anti-aliased edges are very faint:
+    # a second input channel, the image raised to this power, makes them as visible as the strokes.
+    faint_ink_gamma: float = 0.25
 
 
 class UNet(nn.Module):
@@ -68,7 +85,7 @@ class UNet(nn.Module):
         super().__init__()
         self.config = config
         w1, w2, w3 = config.widths
-        self.encoder1 = nn.Sequential(conv_bn_relu(1, w1), conv_bn_relu(w1, w1))
+        self.encoder1 = nn.Sequential(conv_bn_relu(2, w1), conv_bn_relu(w1, w1))
         self.encoder2 = nn.Sequential(conv_bn_relu(w1, w2), conv_bn_relu(w2, w2))
         self.bottleneck = nn.Sequential(conv_bn_relu(w2, w3), conv_bn_relu(w3, w3))
         self.up2 = nn.ConvTranspose2d(w3, w2, 2, stride=2)
@@ -78,9 +95,12 @@ class UNet(nn.Module):
         self.out = nn.Conv2d(w1, 1, 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) MNIST-normalised images -> (B, 1, H, W) ink logits."""
         if images.shape[-1] % 4 or images.shape[-2] % 4:
             raise ValueError(f"UNet needs height and width divisible by 4, got {tuple(images.shape[-2:])}")
-        skip_full = self.encoder1(images)  # (B, w1, H, W)
+        intensity = (images * MNIST_STD + MNIST_MEAN).clamp(0, 1)
+        faint_ink = 2 * intensity.pow(self.config.faint_ink_gamma) - 1
+        skip_full = self.encoder1(torch.cat([images, faint_ink], dim=1))  # (B, w1, H, W)
         skip_half = self.encoder2(F.max_pool2d(skip_full, 2))  # (B, w2, H/2, W/2)
         x = self.bottleneck(F.max_pool2d(skip_half, 2))  # (B, w3, H/4, W/4)
         x = self.decoder2(torch.cat([self.up2(x), skip_half], dim=1))  # (B, w2, H/2, W/2)
@@ -93,6 +113,7 @@ class DetectorConfig:
     canvas_size: int = CANVAS_SIZE
     stride: int = DETECTOR_STRIDE
     widths: tuple[int, int, int, int] = (16, 32, 64, 128)
+    roi_widths: tuple[int, int, int] = (32, 64, 128)
     num_classes: int = NUM_CLASSES
 
 
@@ -101,15 +122,24 @@ class DetectorOutput:
     """Dense predictions on the (canvas_size / stride) grid; boxes are decoded in `detection.py`."""
 
     centre_logits: torch.Tensor  # (B, 1, G, G): is a digit centred in this cell?
-    class_logits: torch.Tensor  # (B, num_classes, G, G): which digit, if one is centred here
     box_size: torch.Tensor  # (B, 2, G, G): width and height in grid cells
     centre_offset: torch.Tensor  # (B, 2, G, G): sub-cell position of the centre, 0..1
 
 
-class Detector(nn.Module):
-    """CenterNet-style detector: a small backbone and feature pyramid down to 1/16, read out at 1/4.
+def digit_frames(boxes: torch.Tensor) -> torch.Tensor:
+    """(K, 4) ink boxes -> the square boxes that frame them as MNIST does (longest side 20 of 28)."""
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]).amax(dim=1, keepdim=True) * IMAGE_SIZE / DIGIT_BOX_SIZE / 2
+    return torch.cat([centre - half, centre + half], dim=1)
 
-    One heatmap peak per digit, so the same head returns one box or several.
+
+class Detector(nn.Module):
+    """Two stages: CenterNet-style proposals (one heatmap peak and box per digit, so one head
+    returns one box or several) from a small backbone and feature pyramid read out at 1/4; then
+    each box is cut out of the canvas with RoIAlign, framed like an MNIST digit, and classified.
+
+    The second stage is what makes the class accurate at every scale: a dense class head has to
+    recognise a digit 14 px tall and one 86 px tall with the same filters.
     """
 
     def __init__(self, config: DetectorConfig = DetectorConfig()) -> None:
@@ -127,8 +157,11 @@ class Detector(nn.Module):
         self.lateral4 = nn.Conv2d(w2, w4, 1)
         self.fuse = conv_bn_relu(w4, w3)
         self.centre_head = nn.Conv2d(w3, 1, 1)
-        self.class_head = nn.Conv2d(w3, config.num_classes, 1)
         self.box_head = nn.Conv2d(w3, 4, 1)
+        self.roi_features = digit_features(config.roi_widths)
+        self.roi_class_head = nn.Linear(config.roi_widths[2] * 49, config.num_classes)
+        # where the ink box sits in its frame, as fractions of the frame's side: (x0, y0, x1, y1)
+        self.roi_box_head = nn.Linear(config.roi_widths[2] * 49, 4)
         # CenterNet's prior: start with every cell "probably empty" so the focal loss is stable.
         nn.init.constant_(self.centre_head.bias, -2.19)
 
@@ -143,10 +176,21 @@ class Detector(nn.Module):
         box = self.box_head(x)
         return DetectorOutput(
             centre_logits=self.centre_head(x),
-            class_logits=self.class_head(x),
             box_size=F.softplus(box[:, :2]),
             centre_offset=torch.sigmoid(box[:, 2:]),
         )
+
+    def read_boxes(self, canvases: torch.Tensor, boxes: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Second stage: for the digits in `boxes` (one (k, 4) tensor per canvas), class logits
+        (K, num_classes) and refined boxes (K, 4) in canvas pixels."""
+        intensity = canvases * MNIST_STD + MNIST_MEAN  # so that outside the canvas reads as background
+        frames = digit_frames(torch.cat(boxes).float())  # (K, 4)
+        crops = roi_align(intensity, list(torch.split(frames.to(canvases.dtype), [len(b) for b in boxes])),
+                          output_size=IMAGE_SIZE, sampling_ratio=2, aligned=True)  # (K, 1, 28, 28)
+        features = self.roi_features((crops - MNIST_MEAN) / MNIST_STD)
+        side = (frames[:, 2:3] - frames[:, 0:1]).float()
+        refined = frames[:, :2].repeat(1, 2) + self.roi_box_head(features).float() * side
+        return self.roi_class_head(features), refined
 
 
 MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnist_demo.augment import corrupt, random_affine, random_stroke_width, render_canvases, uniform
+from mnist_demo.augment import CorruptionStrength, corrupt, random_affine, random_stroke_width, render_canvases, uniform
 from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE
 from mnist_demo.data import DigitSet, ink_mask, normalise, quantise, to_unit_float
 from mnist_demo.detection import detector_loss, make_targets
@@ -42,9 +42,13 @@ def classifier_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     return F.cross_entropy(model(batch.inputs).float(), batch.targets, label_smoothing=0.05)
 
 
+# Half the U-Net's inputs stay clean: on clean digits its mask must match the ink rule exactly.
+UNET_CORRUPTION = CorruptionStrength(clean_fraction=0.5)
+
+
 def unet_batch(digits: DigitSet, index: torch.Tensor, generator: torch.Generator) -> Batch:
     clean = drawn_looking(to_unit_float(digits.images[index]), generator)
-    return Batch(normalise(quantise(corrupt(clean, generator))), ink_mask(clean).float())
+    return Batch(normalise(quantise(corrupt(clean, generator, UNET_CORRUPTION))), ink_mask(clean).float())
 
 
 def unet_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
@@ -74,7 +78,8 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
         used = int(counts.sum())
         source = drawn_looking(to_unit_float(digits.images[index[:used]]), generator)
         canvases = render_canvases(source, digits.labels[index[:used]], counts.tolist(), recipe.canvas_size, generator)
-        targets = make_targets(canvases.boxes, canvases.labels, recipe.canvas_size // recipe.stride, recipe.stride)
+        targets = make_targets(canvases.boxes, canvases.labels, recipe.canvas_size // recipe.stride, recipe.stride,
+                               generator)
         return Batch(normalise(quantise(corrupt(canvases.images, generator))), targets)
 
     return detector_batch
@@ -103,14 +108,14 @@ class Task:
 
 
 def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-    return detector_loss(model(batch.inputs), batch.targets, model.config.stride)
+    return detector_loss(model, batch.inputs, batch.targets)
 
 
 TASKS: dict[str, Task] = {
     "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
                        epochs=10, batch_size=256, learning_rate=3e-3),
     "unet": Task("unet", unet_batch, unet_loss, "dice_corrupted",
-                 epochs=3, batch_size=256, learning_rate=3e-3),
+                 epochs=4, batch_size=256, learning_rate=3e-3),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
                      epochs=8, batch_size=128, learning_rate=3e-3, samples_per_epoch=24_000,
                      validation_size=2_000),

@@ -17,6 +17,9 @@ EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 # A brush about as wide, relative to a digit drawn across half the canvas, as MNIST's strokes.
 BRUSH_SIZE = 28
 READOUT_HEADERS = ["readout", "value"]
+SERVING_CONCURRENCY = 2
+MAX_QUEUE = 64
+MAX_UPLOAD = "20mb"
 
 # Gradio 6 opens the Sketchpad with no tool chosen ("select the draw tool to start"):
 # choose the brush once the page has loaded, so people can draw straight away.
@@ -119,4 +122,8 @@ def build_demo(predictor: Predictor) -> gr.Blocks:
         upload.change(predict, upload, outputs, api_name="predict", show_progress="minimal")
         read_upload.click(predict, upload, outputs, api_visibility="private")
         demo.load(None, js=SELECT_BRUSH_JS)
+    # Sized for a 2-vCPU CPU Space: two requests run at once, one per core (torch uses one thread
+    # each, see app.py), because oversubscribed cores slow every request down many times over.
+    # Up to 64 more wait; past that Gradio answers "queue full, try again" instead of piling up.
+    demo.queue(default_concurrency_limit=SERVING_CONCURRENCY, max_size=MAX_QUEUE)
     return demo

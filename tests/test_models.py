@@ -60,7 +60,6 @@ class TestDetector:
         output = Detector().eval()(torch.rand(2, 1, 96, 96))
         assert isinstance(output, DetectorOutput)
         assert output.centre_logits.shape == (2, 1, 24, 24)
-        assert output.class_logits.shape == (2, 10, 24, 24)
         assert output.box_size.shape == (2, 2, 24, 24)
         assert output.centre_offset.shape == (2, 2, 24, 24)
         assert (output.box_size > 0).all()
@@ -73,9 +72,15 @@ class TestDetector:
             torch.tensor([[8.0, 8.0, 30.0, 40.0], [50.0, 50.0, 80.0, 90.0]]),
         ]
         labels = [torch.tensor([3]), torch.tensor([1, 7])]
-        targets = make_targets(boxes, labels, grid_size=24, stride=4)
-        detector_loss(model(torch.rand(2, 1, 96, 96)), targets, stride=4).backward()
+        targets = make_targets(boxes, labels, grid_size=24, stride=4, generator=torch.Generator().manual_seed(0))
+        detector_loss(model, torch.rand(2, 1, 96, 96), targets).backward()
         assert_every_parameter_learns(model)
+
+    def test_second_stage_reads_every_box(self) -> None:
+        boxes = [torch.tensor([[20.0, 16.0, 44.0, 48.0]]), torch.tensor([[8.0, 8.0, 30.0, 40.0], [50, 50, 80, 90]])]
+        class_logits, refined = Detector().eval().read_boxes(torch.rand(2, 1, 96, 96), boxes)
+        assert class_logits.shape == (3, 10)
+        assert refined.shape == (3, 4)
 
     @pytest.mark.parametrize(
         "config, message",
