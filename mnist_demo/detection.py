@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torchvision.ops import generalized_box_iou_loss
 
 from mnist_demo.metrics import Detections
-from mnist_demo.models import Detector, DetectorOutput
+from mnist_demo.models import Detector, DetectorOutput, digit_frames
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,11 @@ def detector_loss(model: Detector, canvases: torch.Tensor, targets: DetectorTarg
     class_logits, refined = model.read_boxes(canvases, targets.proposals)
     class_loss = F.cross_entropy(class_logits.float(), targets.labels)
     refined_giou = generalized_box_iou_loss(refined, targets.boxes, reduction="mean")
-    return focal + box_l1 + 2 * giou + class_loss + 2 * refined_giou
+    # L1 in units of the frame's side: GIoU's pull fades as boxes get close, this one does not
+    frames = digit_frames(torch.cat(targets.proposals))
+    side = frames[:, 2:3] - frames[:, :1]
+    refined_l1 = ((refined - targets.boxes).abs() / side.clamp(min=1)).sum(dim=1).mean()
+    return focal + box_l1 + 2 * giou + class_loss + 2 * refined_giou + 4 * refined_l1
 
 
 def decode(output: DetectorOutput, stride: int, score_threshold: float, max_digits: int) -> list[Detections]:

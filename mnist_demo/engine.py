@@ -71,11 +71,14 @@ def train_one_epoch(model: nn.Module, task: Task, digits: DigitSet, optimizer: t
 
 
 def fit(task: Task, train: DigitSet, validation: DigitSet, epochs: int, device: torch.device,
-        seed: int, max_batches: int | None = None) -> tuple[nn.Module, History]:
-    """Train `task`'s model and return it with the weights of its best validation epoch."""
+        seed: int, max_batches: int | None = None, start_from: nn.Module | None = None) -> tuple[nn.Module, History]:
+    """Train `task`'s model and return it with the weights of its best validation epoch.
+
+    `start_from`: a trained model whose weights the new one starts from where they fit (see
+    `Task.build`)."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = task.build().to(device).to(memory_format=torch.channels_last)
+    model = task.build(start_from).to(device).to(memory_format=torch.channels_last)
     samples = task.samples_per_epoch or len(train)
     steps = samples // task.batch_size if max_batches is None else max_batches
     optimizer = torch.optim.AdamW(model.parameters(), lr=task.learning_rate, weight_decay=5e-4)
@@ -92,7 +95,7 @@ def fit(task: Task, train: DigitSet, validation: DigitSet, epochs: int, device: 
         loss = train_one_epoch(model, task, train, optimizer, scheduler, scaler, batches, generator, device,
                                f"{task.name} {epoch}/{epochs}")
         model.eval()
-        scores = task.evaluate(model, validation, device)
+        scores = task.validate(model, validation, device)
         history.epoch_seconds.append(round(time.perf_counter() - start, 1))
         history.train_loss.append(loss)
         history.validation.append(scores)

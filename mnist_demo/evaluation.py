@@ -114,10 +114,14 @@ def detection_scores(
     }
 
 
-def evaluate_detector(model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, float]:
-    """Scores on one-digit synthetic canvases from `digits`, clean and with the corruptions."""
+def evaluate_detector(model: nn.Module, digits: DigitSet, device: torch.device,
+                      with_corrupted: bool = True) -> dict[str, float]:
+    """Scores on one-digit synthetic canvases from `digits`, clean and (unless told not to, as
+    during training's validation) with the corruptions."""
     canvases = fixed_canvases(digits, model.config.canvas_size)
     clean = detection_scores(model, canvases, canvases.images, device)
+    if not with_corrupted:
+        return clean
     damaged = detection_scores(model, canvases, corrupted_copy(canvases.images), device)
     return {**clean, **{f"{key}_corrupted": value for key, value in damaged.items()}}
 

@@ -17,7 +17,7 @@ from mnist_demo.devices import pick_device
 from mnist_demo.metrics import dice, iou, paired_box_iou
 from mnist_demo.models import Classifier, Detector, UNet
 from mnist_demo.preprocessing import ImageSource, Ink, ink_box, to_ink
-from mnist_demo.views import DigitView, letterbox, mnist_view
+from mnist_demo.views import DigitView, letterbox, mnist_view, surroundings
 
 # A detection below this score is not reported as a digit.
 DETECTION_THRESHOLD = 0.3
@@ -66,6 +66,13 @@ class Timer:
         self._start = now
 
 
+def side_by_side(boxes: torch.Tensor) -> bool:
+    """True when no two boxes overlap left to right: separate digits of a number, not parts of one."""
+    order = torch.argsort(boxes[:, 0])
+    ordered = boxes[order]
+    return bool((ordered[1:, 0] >= ordered[:-1, 2]).all())
+
+
 def _round_box(box: torch.Tensor, width: int, height: int) -> Box:
     x0, y0, x1, y1 = box.tolist()
     return (max(0, int(np.floor(x0))), max(0, int(np.floor(y0))),
@@ -101,14 +108,21 @@ class Predictor:
         truth_box = ink_box(ink.values)
         if truth_box is None:
             return self._empty(ink, "No digit found: the picture is blank.", timer)
-        canvas, placement = letterbox(ink, self.detector.config.canvas_size)
+        region = surroundings(truth_box, width, height)
+        canvas, placement = letterbox(ink, region, self.detector.config.canvas_size)
         canvas = normalise(canvas).to(self.device)
         found = detect(self.detector, canvas, score_threshold=DETECTION_THRESHOLD)[0].to("cpu")
         timer.lap("detector")
         if len(found.scores) == 0:
             return self._empty(ink, "No digit found: the ink does not look like a digit.", timer)
         best = int(found.scores.argmax())
-        box = _round_box(placement.to_input(found.boxes[best:best + 1].cpu())[0], width, height)
+        boxes = placement.to_input(found.boxes)
+        note = None
+        if len(boxes) > 1 and side_by_side(boxes):
+            boxes = boxes[best:best + 1]
+            note = f"{len(found.scores)} digits found; this version reads the most confident one."
+        # Overlapping detections are parts of one digit (a long stroke, a detached bar): read them as one.
+        box = _round_box(torch.cat([boxes[:, :2].amin(dim=0), boxes[:, 2:].amax(dim=0)]), width, height)
         grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
         view = mnist_view(ink.values, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
         if view is None:
@@ -123,9 +137,6 @@ class Predictor:
         metrics = self._readouts(view, mask_logits, box, truth_box)
         timer.lap("readouts")
         label = int(probabilities.argmax())
-        note = None
-        if len(found.scores) > 1:
-            note = f"{len(found.scores)} digits found; this version reads the most confident one."
         return Prediction(
             label=label,
             probabilities=tuple(round(float(p), 6) for p in probabilities),

@@ -47,6 +47,27 @@ class Detections:
         return Detections(self.boxes.to(device), self.labels.to(device), self.scores.to(device))
 
 
+def _match(predicted: Detections, truth: Detections, iou_threshold: float) -> list[tuple[int, float, bool]]:
+    """Greedy matching in one image, best score first: (class, score, true positive?) per detection."""
+    labels, true_labels = predicted.labels.tolist(), truth.labels.tolist()
+    if not labels:
+        return []
+    overlaps = box_iou(predicted.boxes.float(), truth.boxes.float()).tolist() if true_labels else None
+    scores = predicted.scores.tolist()
+    taken = [False] * len(true_labels)
+    matched = []
+    for index in sorted(range(len(labels)), key=lambda i: -scores[i]):
+        best, best_overlap = None, iou_threshold
+        for candidate, true_label in enumerate(true_labels):
+            overlap = overlaps[index][candidate]
+            if true_label == labels[index] and not taken[candidate] and overlap >= best_overlap:
+                best, best_overlap = candidate, overlap
+        if best is not None:
+            taken[best] = True
+        matched.append((labels[index], scores[index], best is not None))
+    return matched
+
+
 def average_precision(
     predictions: list[Detections], ground_truth: list[Detections], iou_threshold: float, num_classes: int = 10
 ) -> float:
@@ -55,33 +76,22 @@ def average_precision(
     Written here rather than taken from torchmetrics, whose mAP needs pycocotools or
     faster-coco-eval: this is the same greedy matching in a few lines with no extra dependency.
     """
+    scored: dict[int, list[tuple[float, bool]]] = {cls: [] for cls in range(num_classes)}
+    positives = dict.fromkeys(range(num_classes), 0)
+    for predicted, truth in zip(predictions, ground_truth, strict=True):
+        for label in truth.labels.tolist():
+            positives[label] += 1
+        for label, score, hit in _match(predicted, truth, iou_threshold):
+            scored[label].append((score, hit))
     per_class = []
     for cls in range(num_classes):
-        scored: list[tuple[float, bool]] = []
-        positives = 0
-        for predicted, truth in zip(predictions, ground_truth, strict=True):
-            true_boxes = truth.boxes[truth.labels == cls]
-            positives += len(true_boxes)
-            keep = predicted.labels == cls
-            boxes, scores = predicted.boxes[keep], predicted.scores[keep]
-            order = torch.argsort(scores, descending=True)
-            taken = torch.zeros(len(true_boxes), dtype=torch.bool)
-            overlaps = box_iou(boxes[order].float(), true_boxes.float()) if len(true_boxes) else None
-            for rank, index in enumerate(order.tolist()):
-                hit = False
-                if overlaps is not None:
-                    candidates = overlaps[rank].masked_fill(taken, -1.0)
-                    best = int(candidates.argmax())
-                    if candidates[best] >= iou_threshold:
-                        taken[best] = hit = True
-                scored.append((float(scores[index]), hit))
-        if positives == 0:
+        if positives[cls] == 0:
             continue
-        scored.sort(key=lambda item: -item[0])
-        hits = torch.tensor([hit for _, hit in scored], dtype=torch.float32)
+        ranked = sorted(scored[cls], key=lambda item: -item[0])
+        hits = torch.tensor([hit for _, hit in ranked], dtype=torch.float32)
         true_positives = torch.cumsum(hits, 0)
         precision = true_positives / torch.arange(1, len(hits) + 1)
-        recall = true_positives / positives
+        recall = true_positives / positives[cls]
         # precision envelope: the best precision at this recall or any higher one
         envelope = torch.flip(torch.cummax(torch.flip(precision, [0]), 0).values, [0])
         # first rank reaching each recall level; a level never reached scores precision 0

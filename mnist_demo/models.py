@@ -160,7 +160,7 @@ class Detector(nn.Module):
         self.box_head = nn.Conv2d(w3, 4, 1)
         self.roi_features = digit_features(config.roi_widths)
         self.roi_class_head = nn.Linear(config.roi_widths[2] * 49, config.num_classes)
-        # where the ink box sits in its frame, as fractions of the frame's side: (x0, y0, x1, y1)
+        # where the ink box sits in its frame: centre shift and size, as fractions of the frame's side
         self.roi_box_head = nn.Linear(config.roi_widths[2] * 49, 4)
         # CenterNet's prior: start with every cell "probably empty" so the focal loss is stable.
         nn.init.constant_(self.centre_head.bias, -2.19)
@@ -180,6 +180,12 @@ class Detector(nn.Module):
             centre_offset=torch.sigmoid(box[:, 2:]),
         )
 
+    def start_from(self, classifier: Classifier) -> None:
+        """Start the second stage from a trained classifier: it reads the same MNIST-framed 28x28
+        digits, so the detector only has to learn its crops and corruptions, not digits anew."""
+        self.roi_features.load_state_dict(classifier.features.state_dict())
+        self.roi_class_head.load_state_dict(classifier.head[1].state_dict())
+
     def read_boxes(self, canvases: torch.Tensor, boxes: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Second stage: for the digits in `boxes` (one (k, 4) tensor per canvas), class logits
         (K, num_classes) and refined boxes (K, 4) in canvas pixels."""
@@ -189,8 +195,11 @@ class Detector(nn.Module):
                           output_size=IMAGE_SIZE, sampling_ratio=2, aligned=True)  # (K, 1, 28, 28)
         features = self.roi_features((crops - MNIST_MEAN) / MNIST_STD)
         side = (frames[:, 2:3] - frames[:, 0:1]).float()
-        refined = frames[:, :2].repeat(1, 2) + self.roi_box_head(features).float() * side
-        return self.roi_class_head(features), refined
+        shift, size = self.roi_box_head(features).float().split(2, dim=1)
+        # sizes through a sigmoid: always positive (GIoU needs x1 > x0) and never beyond the frame
+        centre = (frames[:, :2] + frames[:, 2:]).float() / 2 + torch.tanh(shift) * side / 2
+        half = torch.sigmoid(size) * side / 2
+        return self.roi_class_head(features), torch.cat([centre - half, centre + half], dim=1)
 
 
 MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {

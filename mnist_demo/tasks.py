@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -98,13 +98,21 @@ class Task:
     learning_rate: float
     samples_per_epoch: int | None = None  # None: one pass over the training digits
     validation_size: int | None = None  # None: all held-out digits
+    validation_options: dict[str, Any] = field(default_factory=dict)  # passed to the evaluator per epoch
+    starts_from: str | None = None  # a model trained before this one whose weights it starts from
 
-    def build(self) -> nn.Module:
+    def build(self, start_from: nn.Module | None = None) -> nn.Module:
         model_class, config_class = MODEL_CLASSES[self.name]
-        return model_class(config_class())
+        model = model_class(config_class())
+        if start_from is not None:
+            model.start_from(start_from)
+        return model
 
     def evaluate(self, model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, Any]:
         return EVALUATORS[self.name](model, digits, device)
+
+    def validate(self, model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, Any]:
+        return EVALUATORS[self.name](model, digits, device, **self.validation_options)
 
 
 def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
@@ -118,5 +126,6 @@ TASKS: dict[str, Task] = {
                  epochs=4, batch_size=256, learning_rate=3e-3),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
                      epochs=8, batch_size=128, learning_rate=3e-3, samples_per_epoch=24_000,
-                     validation_size=2_000),
+                     validation_size=2_000, validation_options={"with_corrupted": False},
+                     starts_from="classifier"),
 }

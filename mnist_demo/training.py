@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from mnist_demo.checkpoints import save_checkpoint
+from mnist_demo.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from mnist_demo.data import DataUnavailableError, MnistSplits, data_checksums, load_splits, resolve_data_dir
 from mnist_demo.devices import pick_device
 from mnist_demo.engine import History, fit
@@ -60,8 +60,12 @@ def train_model(name: str, splits: MnistSplits, args: argparse.Namespace, device
     task = TASKS[name]
     epochs = args.epochs or (1 if args.dry_run else task.epochs)
     start = time.perf_counter()
+    start_from, provenance = None, dict(provenance)
+    if task.starts_from:
+        start_from, card = load_checkpoint(task.starts_from, Path(args.out), device)
+        provenance["started_from"] = {"model": task.starts_from, "weights_sha256": card["weights_sha256"]}
     model, history = fit(task, splits.train, splits.validation, epochs, device, args.seed,
-                         max_batches=DRY_RUN_BATCHES if args.dry_run else None)
+                         max_batches=DRY_RUN_BATCHES if args.dry_run else None, start_from=start_from)
     seconds = time.perf_counter() - start
     test_metrics = task.evaluate(model, splits.test, device)
     save_checkpoint(name, model, Path(args.out), {
@@ -105,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     names = list(TASKS) if args.model == "all" else [args.model]
     start = time.perf_counter()
-    results = {name: train_model(name, splits, args, device, provenance) for name in names}
+    try:
+        results = {name: train_model(name, splits, args, device, provenance) for name in names}
+    except CheckpointError as error:  # the detector starts from a classifier that is not there
+        print(f"error: the detector starts from the trained classifier. {error}", file=sys.stderr)
+        return 2
     total = time.perf_counter() - start
     write_report(Path(args.out), results, total)
     print(f"trained {', '.join(names)} in {total / 60:.1f} min; checkpoints and report in {args.out}/", flush=True)

@@ -84,9 +84,20 @@ def make_handler(predictor: Predictor):
     return predict
 
 
+def uploaded_path(payload: dict | str | None) -> str | None:
+    """The file behind an upload, taken before Gradio decodes it (the events use preprocess=False),
+    so every picture goes through our own reader and its clear messages."""
+    if payload is None or isinstance(payload, str):
+        return payload
+    return payload.get("path")
+
+
 def build_demo(predictor: Predictor) -> gr.Blocks:
     """The whole app around a loaded predictor."""
     predict = make_handler(predictor)
+
+    def predict_upload(payload: dict | str | None) -> tuple:
+        return predict(uploaded_path(payload))
     examples = sorted(str(path) for path in EXAMPLES_DIR.glob("*.*"))
     with gr.Blocks(title="Draw a digit: classifier, U-Net and detector", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
@@ -119,8 +130,8 @@ def build_demo(predictor: Predictor) -> gr.Blocks:
         sketchpad.change(predict, sketchpad, outputs, api_name="predict_sketch", trigger_mode="always_last",
                          show_progress="hidden")
         read_drawing.click(predict, sketchpad, outputs, api_visibility="private")
-        upload.change(predict, upload, outputs, api_name="predict", show_progress="minimal")
-        read_upload.click(predict, upload, outputs, api_visibility="private")
+        upload.change(predict_upload, upload, outputs, api_name="predict", show_progress="minimal", preprocess=False)
+        read_upload.click(predict_upload, upload, outputs, api_visibility="private", preprocess=False)
         demo.load(None, js=SELECT_BRUSH_JS)
     # Sized for a 2-vCPU CPU Space: two requests run at once, one per core (torch uses one thread
     # each, see app.py), because oversubscribed cores slow every request down many times over.

@@ -19,30 +19,50 @@ STROKE_SCALE = 4
 MNIST_STROKE_WIDTH = 2.2
 
 
+# The detector looks at the ink's surroundings: the ink box grown by this fraction of its longest side.
+INK_SURROUNDINGS = 0.15
+
+
 @dataclass(frozen=True)
 class Letterbox:
-    """Where the input sits inside the detector's square canvas."""
+    """Where a region of the input sits inside the detector's square canvas."""
 
     scale: float
-    offset_x: float
+    offset_x: float  # canvas position of the region's corner
     offset_y: float
+    region_x: int  # the region's corner in the input
+    region_y: int
 
     def to_input(self, boxes: torch.Tensor) -> torch.Tensor:
         """Canvas-pixel boxes (K, 4) -> input-pixel boxes."""
         shift = torch.tensor([self.offset_x, self.offset_y, self.offset_x, self.offset_y])
-        return (boxes - shift) / self.scale
+        origin = torch.tensor([self.region_x, self.region_y, self.region_x, self.region_y])
+        return (boxes - shift) / self.scale + origin
 
 
-def letterbox(ink: Ink, canvas_size: int = CANVAS_SIZE) -> tuple[torch.Tensor, Letterbox]:
-    """The whole drawing, aspect kept, centred in a (1, 1, S, S) black canvas (anti-aliased)."""
-    width, height = ink.size
+def surroundings(ink_box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    """The ink box grown by INK_SURROUNDINGS of its longest side, within the picture."""
+    x0, y0, x1, y1 = ink_box
+    pad = INK_SURROUNDINGS * max(x1 - x0, y1 - y0)
+    grown = (int(x0 - pad), int(y0 - pad), int(np.ceil(x1 + pad)), int(np.ceil(y1 + pad)))
+    return max(0, grown[0]), max(0, grown[1]), min(width, grown[2]), min(height, grown[3])
+
+
+def letterbox(ink: Ink, region: tuple[int, int, int, int] | None = None,
+              canvas_size: int = CANVAS_SIZE) -> tuple[torch.Tensor, Letterbox]:
+    """A region of the drawing (default: all of it), aspect kept, centred in a (1, 1, S, S) black
+    canvas (anti-aliased). Zooming to the ink's surroundings keeps a small digit on a large
+    picture from shrinking to a few canvas pixels."""
+    x0, y0, x1, y1 = region or (0, 0, *ink.size)
+    width, height = x1 - x0, y1 - y0
     scale = canvas_size / max(width, height)
     new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = TF.resize(torch.from_numpy(ink.values)[None, None], [new_height, new_width], antialias=True)
+    patch = torch.from_numpy(np.ascontiguousarray(ink.values[y0:y1, x0:x1]))
+    resized = TF.resize(patch[None, None], [new_height, new_width], antialias=True)
     canvas = torch.zeros(1, 1, canvas_size, canvas_size)
     left, top = (canvas_size - new_width) // 2, (canvas_size - new_height) // 2
     canvas[..., top:top + new_height, left:left + new_width] = resized.clamp(0, 1)
-    return canvas, Letterbox(scale=scale, offset_x=left, offset_y=top)
+    return canvas, Letterbox(scale=scale, offset_x=left, offset_y=top, region_x=x0, region_y=y0)
 
 
 @dataclass(frozen=True)
@@ -87,15 +107,13 @@ def stroke_width(image: np.ndarray) -> float:
     return 2.0 * float(ink.sum()) / max(boundary, 1)
 
 
-def normalise_strokes(image: torch.Tensor, target: float) -> torch.Tensor:
-    """Thicken thin strokes (grey dilation) or thin heavy ones (grey erosion) towards `target` px."""
+def thicken_strokes(image: torch.Tensor, target: float) -> torch.Tensor:
+    """Thicken strokes thinner than `target` px (grey dilation). Heavy strokes are left alone:
+    eroding them wipes out the thin parts of bold digits."""
     width = stroke_width(image.numpy())
     if width < 0.8 * target:
         size = max(3, int(round(target - width)) | 1)
         return F.max_pool2d(image[None, None], size, stride=1, padding=size // 2)[0, 0]
-    if width > 1.6 * target:
-        size = max(3, int(round(width - target)) | 1)
-        return -F.max_pool2d(-image[None, None], size, stride=1, padding=size // 2)[0, 0]
     return image
 
 
@@ -120,7 +138,7 @@ def mnist_view(values: np.ndarray, region: tuple[int, int, int, int]) -> DigitVi
     size = [max(1, round((ty1 - ty0) * zoom)), max(1, round((tx1 - tx0) * zoom))]
     big = TF.resize(crop[None, None], size, antialias=True)[0, 0].clamp(min=0)
     margin = work_side // 2
-    big = normalise_strokes(F.pad(big, [margin] * 4), MNIST_STROKE_WIDTH * STROKE_SCALE)
+    big = thicken_strokes(F.pad(big, [margin] * 4), MNIST_STROKE_WIDTH * STROKE_SCALE)
     bx0, by0, bx1, by1 = ink_box((big / big.max().clamp(min=1e-6)).numpy())
     big = big[by0:by1, bx0:bx1]
     shrink = DIGIT_BOX_SIZE / max(bx1 - bx0, by1 - by0)
@@ -131,8 +149,9 @@ def mnist_view(values: np.ndarray, region: tuple[int, int, int, int]) -> DigitVi
     mass = small.sum()
     centre_y, centre_x = (rows * small).sum() / mass, (columns * small).sum() / mass
     h, w = small.shape
-    left = int(np.clip(round(IMAGE_SIZE / 2 - 0.5 - centre_x), 0, IMAGE_SIZE - w))
-    top = int(np.clip(round(IMAGE_SIZE / 2 - 0.5 - centre_y), 0, IMAGE_SIZE - h))
+    # MNIST's own centres of mass sit at (14, 14) in pixel-index coordinates
+    left = int(np.clip(round(IMAGE_SIZE / 2 - centre_x), 0, IMAGE_SIZE - w))
+    top = int(np.clip(round(IMAGE_SIZE / 2 - centre_y), 0, IMAGE_SIZE - h))
     digit = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     digit[top:top + h, left:left + w] = small
     # the working crop's ink box, back in input pixels

@@ -1,6 +1,6 @@
 """Write the app's clickable examples into examples/ from MNIST test digits (run once; committed).
 
-    MNIST_DATA_DIR=../shared/data python scripts/make_examples.py
+    MNIST_DATA_DIR=../shared/data python -m scripts.make_examples
 """
 
 from __future__ import annotations
