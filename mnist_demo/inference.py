@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.constants import INK_THRESHOLD_FLOAT
@@ -34,10 +35,11 @@ class Prediction:
 
     label: int | None  # the classifier's answer; None when there is no digit
     probabilities: tuple[float, ...]  # 10 classifier probabilities (all 0 when there is no digit)
-    box: Box | None  # the detector's box (x0, y0, x1, y1), x1/y1 exclusive
+    box: Box | None  # the detector's box snapped to the ink inside it (x0, y0, x1, y1), x1/y1 exclusive
     mask: np.ndarray  # (H, W) bool, the U-Net's ink mask
     digit: np.ndarray  # (28, 28) float32, what the classifier saw (white on black, 0..1)
     metrics: dict[str, float]  # mask_dice, mask_iou, box_iou against the thresholded ground truth
+    detector_box: Box | None = None  # the detector's box as it came out of the network
     detector_label: int | None = None
     detector_score: float = 0.0
     truth_box: Box | None = None  # the thresholded ground truth's box
@@ -64,6 +66,40 @@ class Timer:
         now = time.perf_counter()
         self.spent[name] = round((now - self._start) * 1000, 2)
         self._start = now
+
+
+def solid_ink(ink: Ink) -> np.ndarray:
+    """Where the ink is, as bool: every inked pixel of a drawing; on photos only solid ink, with
+    single specks opened away, so that they cannot stretch a box."""
+    if ink.clean:
+        return ink.values >= INK_THRESHOLD_FLOAT
+    solid = torch.from_numpy((ink.values >= 0.5).astype(np.float32))[None, None]
+    return F.max_pool2d(-F.max_pool2d(-solid, 3, 1, 1), 3, 1, 1)[0, 0].numpy() > 0
+
+
+def follow_strokes(ink_here: np.ndarray, region: tuple[float, float, float, float],
+                   step: float = 0.05, rounds: int = 20) -> Box:
+    """Grow `region` on each side where ink crosses its edge, so a box that clips a stroke (the
+    foot of a 2, a tail reaching the canvas edge) still gives the whole digit."""
+    height, width = ink_here.shape
+    x0, y0 = max(0, int(region[0])), max(0, int(region[1]))
+    x1, y1 = min(width, int(np.ceil(region[2]))), min(height, int(np.ceil(region[3])))
+    for _ in range(rounds):
+        grow = max(1, int(step * max(x1 - x0, y1 - y0)))
+        sides = (x0 > 0 and ink_here[y0:y1, x0].any(), y0 > 0 and ink_here[y0, x0:x1].any(),
+                 x1 < width and ink_here[y0:y1, x1 - 1].any(), y1 < height and ink_here[y1 - 1, x0:x1].any())
+        if not any(sides):
+            break
+        x0, y0 = max(0, x0 - grow * sides[0]), max(0, y0 - grow * sides[1])
+        x1, y1 = min(width, x1 + grow * sides[2]), min(height, y1 + grow * sides[3])
+    return x0, y0, x1, y1
+
+
+def snap_to_ink(ink_here: np.ndarray, region: Box) -> Box | None:
+    """The ink box inside `region`: the detector's box brought onto the ink it encloses."""
+    x0, y0, x1, y1 = region
+    tight = ink_box(ink_here[y0:y1, x0:x1].astype(np.float32))
+    return None if tight is None else (x0 + tight[0], y0 + tight[1], x0 + tight[2], y0 + tight[3])
 
 
 def side_by_side(boxes: torch.Tensor) -> bool:
@@ -124,9 +160,12 @@ class Predictor:
         # Overlapping detections are parts of one digit (a long stroke, a detached bar): read them as one.
         box = _round_box(torch.cat([boxes[:, :2].amin(dim=0), boxes[:, 2:].amax(dim=0)]), width, height)
         grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
-        view = mnist_view(ink.values, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
+        ink_here = solid_ink(ink)
+        region = follow_strokes(ink_here, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
+        view = mnist_view(ink.values, region)
         if view is None:
             return self._empty(ink, "No digit found inside the detected box.", timer)
+        shown_box = snap_to_ink(ink_here, region) or box
         timer.lap("crop")
         digit = normalise(torch.from_numpy(view.digit))[None, None].to(self.device)
         probabilities = torch.softmax(self.classifier(digit).float(), dim=1)[0].cpu()
@@ -134,13 +173,13 @@ class Predictor:
         mask_logits = self.unet(digit).float()[0, 0].cpu()
         timer.lap("unet")
         mask = view.frame_to_input_map(mask_logits, width, height) > 0
-        metrics = self._readouts(view, mask_logits, box, truth_box)
+        metrics = self._readouts(view, mask_logits, box, truth_box)  # the detector's own box
         timer.lap("readouts")
         label = int(probabilities.argmax())
         return Prediction(
             label=label,
             probabilities=tuple(round(float(p), 6) for p in probabilities),
-            box=box, mask=mask, digit=view.digit, metrics=metrics,
+            box=shown_box, detector_box=box, mask=mask, digit=view.digit, metrics=metrics,
             detector_label=int(found.labels[best]), detector_score=round(float(found.scores[best]), 4),
             truth_box=truth_box, message=note, timings_ms=timer.spent,
         )

@@ -1,0 +1,125 @@
+"""Load test: start the app, drive /predict with N concurrent gradio_client clients for a bounded
+time over loopback, print one JSON line (requests, failures, throughput, p50/p99 latency, server RSS).
+
+    python -m benchmarks.load --clients 32 --seconds 60
+    python -m benchmarks.load --clients 8 --seconds 300 --warmup 30   # soak: RSS after warm-up vs end
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_IMAGE = REPO_ROOT / "examples" / "drawn_3.png"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def rss_megabytes(pid: int) -> float:
+    """Resident memory of a process from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def start_app(port: int) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+            return server
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("app.py did not start")
+
+
+def drive(url: str, image: Path, stop_at: float, latencies: list[float], failures: list[str],
+          lock: threading.Lock) -> None:
+    """One client (gradio_client is not safe to share across threads), requests back to back."""
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    while time.monotonic() < stop_at:
+        start = time.perf_counter()
+        try:
+            label, *_ = client.predict(handle_file(str(image)), api_name="/predict")
+            ok = label is not None
+        except Exception as error:  # noqa: BLE001 - every failure counts, whatever its kind
+            ok, reason = False, f"{type(error).__name__}: {error}"
+        else:
+            reason = "no label"
+        with lock:
+            if ok:
+                latencies.append(time.perf_counter() - start)
+            else:
+                failures.append(reason)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients, one thread each")
+    parser.add_argument("--seconds", type=float, default=60, help="how long to drive the app")
+    parser.add_argument("--warmup", type=float, default=5, help="seconds of load before the start RSS is read")
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    args = parser.parse_args()
+    port = free_port()
+    server = start_app(port)
+    url = f"http://127.0.0.1:{port}/"
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    try:
+        rss_idle = rss_megabytes(server.pid)
+        stop_at = time.monotonic() + args.warmup + args.seconds
+        threads = [threading.Thread(target=drive, args=(url, args.image, stop_at, latencies, failures, lock))
+                   for _ in range(args.clients)]
+        for thread in threads:
+            thread.start()
+        time.sleep(args.warmup)
+        rss_start, counted_from = rss_megabytes(server.pid), len(latencies)
+        for thread in threads:
+            thread.join()
+        rss_end = rss_megabytes(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    measured = sorted(latencies[counted_from:]) or [float("nan")]
+    print(json.dumps({
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "requests": len(latencies) + len(failures),
+        "failures": len(failures),
+        "first_failures": failures[:3],
+        "throughput_per_s": round(len(measured) / args.seconds, 2),
+        "p50_ms": round(1000 * statistics.median(measured), 1),
+        "p99_ms": round(1000 * measured[min(len(measured) - 1, int(0.99 * len(measured)))], 1),
+        "rss_idle_mb": round(rss_idle, 1),
+        "rss_after_warmup_mb": round(rss_start, 1),
+        "rss_end_mb": round(rss_end, 1),
+        "rss_growth_pct": round(100 * (rss_end - rss_start) / rss_start, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()

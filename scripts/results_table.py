@@ -1,0 +1,43 @@
+"""Print the README's results table from weights/metrics.json (the training report).
+
+    python -m scripts.results_table
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+METRICS = Path(__file__).resolve().parent.parent / "weights" / "metrics.json"
+
+# (model, metric key, what it is, target, seed anchor)
+ROWS = [
+    ("classifier", "accuracy", "test accuracy", ">= 99.6%", "96.2-98.2%"),
+    ("unet", "dice", "Dice, clean test digits", ">= 0.99", ""),
+    ("unet", "dice_corrupted", "Dice, corrupted test digits", "threshold + 0.05", ""),
+    ("unet", "threshold_dice_corrupted", "Dice of Otsu thresholding, same corrupted digits", "(baseline)", ""),
+    ("detector", "accuracy", "class accuracy, one-digit test canvases", ">= 99.0%", "96.24%"),
+    ("detector", "mean_iou", "mean box IoU", ">= 0.90", "0.724"),
+    ("detector", "ap50", "AP@0.5", "", ""),
+    ("detector", "ap75", "AP@0.75", "reported", ""),
+    ("detector", "accuracy_corrupted", "class accuracy, corrupted canvases", "", ""),
+    ("detector", "mean_iou_corrupted", "mean box IoU, corrupted canvases", "", ""),
+]
+
+
+def main() -> None:
+    metrics = json.loads(METRICS.read_text())
+    print("| model | metric | measured | target | seed anchor |")
+    print("|---|---|---|---|---|")
+    for model, key, name, target, anchor in ROWS:
+        value = metrics[model]["test"][key]
+        shown = f"{100 * value:.2f}%" if "accuracy" in key else f"{value:.4f}"
+        print(f"| {model} | {name} | {shown} | {target} | {anchor} |")
+    seconds = {name: metrics[name]["training_seconds"] for name in ("classifier", "unet", "detector")}
+    print(f"\nTraining time (`python train.py`, 2-core CPU): {metrics['total_training_seconds'] / 60:.1f} min in all "
+          f"(classifier {seconds['classifier']:.0f} s, U-Net {seconds['unet']:.0f} s, "
+          f"detector {seconds['detector']:.0f} s).")
+
+
+if __name__ == "__main__":
+    main()

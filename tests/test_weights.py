@@ -1,0 +1,60 @@
+"""The committed weights meet the targets on the real 10k test set, and say so in their cards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_demo.checkpoints import DEFAULT_WEIGHTS_DIR, load_checkpoint
+from mnist_demo.data import load_digits
+from mnist_demo.evaluation import EVALUATORS
+
+MAX_TOTAL_MEGABYTES = 10
+
+
+@pytest.fixture(scope="module")
+def report(mnist_dir: Path) -> dict[str, dict]:
+    """A fresh evaluation of every committed checkpoint on the 10k test digits."""
+    test = load_digits(mnist_dir, train=False)
+    device = torch.device("cpu")
+    return {name: evaluator(load_checkpoint(name, DEFAULT_WEIGHTS_DIR, device)[0], test, device)
+            for name, evaluator in EVALUATORS.items()}
+
+
+def test_classifier_accuracy(report: dict[str, dict]) -> None:
+    assert report["classifier"]["accuracy"] >= 0.996
+
+
+def test_unet_near_perfect_on_clean_and_beats_thresholding_on_corrupted(report: dict[str, dict]) -> None:
+    unet = report["unet"]
+    assert unet["dice"] >= 0.99
+    assert unet["dice_corrupted"] >= unet["threshold_dice_corrupted"] + 0.05
+
+
+def test_detector_class_accuracy_and_ap(report: dict[str, dict]) -> None:
+    detector = report["detector"]
+    assert detector["accuracy"] >= 0.99
+    assert 0.0 < detector["ap75"] <= detector["ap50"] <= 1.0
+
+
+@pytest.mark.xfail(strict=True, reason="target not met yet: the committed detector's mean IoU is 0.871 "
+                   "(target 0.90); see the README's results table and the issue note")
+def test_detector_mean_box_iou(report: dict[str, dict]) -> None:
+    assert report["detector"]["mean_iou"] >= 0.90
+
+
+@pytest.mark.parametrize("name", list(EVALUATORS))
+def test_cards_record_what_the_weights_score(name: str, report: dict[str, dict]) -> None:
+    card = json.loads((DEFAULT_WEIGHTS_DIR / f"{name}.json").read_text())
+    assert card["dry_run"] is False
+    for key, value in report[name].items():
+        if isinstance(value, float):
+            assert card["test_metrics"][key] == pytest.approx(value, abs=1e-4), key
+
+
+def test_all_weights_fit_in_ten_megabytes() -> None:
+    total = sum(path.stat().st_size for path in DEFAULT_WEIGHTS_DIR.glob("*.safetensors"))
+    assert 0 < total <= MAX_TOTAL_MEGABYTES * 1_000_000
