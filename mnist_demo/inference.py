@@ -172,7 +172,7 @@ class Predictor:
         timer.lap("classifier")
         mask_logits = self.unet(digit).float()[0, 0].cpu()
         timer.lap("unet")
-        mask = view.frame_to_input_map(mask_logits, width, height) > 0
+        mask = (view.frame_to_input_map(mask_logits, width, height) > 0).numpy()
         metrics = self._readouts(view, mask_logits, box, truth_box)  # the detector's own box
         timer.lap("readouts")
         label = int(probabilities.argmax())

@@ -63,7 +63,7 @@ def render_overlay(rgb: np.ndarray, prediction: Prediction) -> np.ndarray:
     """The mask in translucent orange and the box in blue with its label, at the image's resolution."""
     if prediction.label is None or prediction.box is None:
         return rgb
-    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+    image = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)  # a writable copy
     height, width = rgb.shape[:2]
     if prediction.mask.shape == (height, width) and prediction.mask.any():
         image = draw_segmentation_masks(image, torch.from_numpy(prediction.mask), alpha=0.45, colors=MASK_COLOUR)

@@ -50,12 +50,12 @@ def readout_rows(prediction: Prediction, elapsed_ms: float) -> list[list[str]]:
         return [["result", prediction.message or "No digit found."], ["time", f"{elapsed_ms:.0f} ms"]]
     agree = "yes" if prediction.detector_label == prediction.label else "no"
     return [
-        ["mask Dice (U-Net vs thresholded input)", f"{prediction.metrics['mask_dice']:.3f}"],
-        ["mask IoU (U-Net vs thresholded input)", f"{prediction.metrics['mask_iou']:.3f}"],
-        ["box IoU (detector vs thresholded input)", f"{prediction.metrics['box_iou']:.3f}"],
-        ["classifier says", f"{prediction.label} ({prediction.confidence:.1%})"],
-        ["detector says", f"{prediction.detector_label} (score {prediction.detector_score:.2f})"],
-        ["classifier and detector agree", agree],
+        ["mask Dice", f"{prediction.metrics['mask_dice']:.3f}"],
+        ["mask IoU", f"{prediction.metrics['mask_iou']:.3f}"],
+        ["box IoU", f"{prediction.metrics['box_iou']:.3f}"],
+        ["classifier", f"{prediction.label} ({prediction.confidence:.1%})"],
+        ["detector", f"{prediction.detector_label} (score {prediction.detector_score:.2f})"],
+        ["agree", agree],
         ["time", f"{elapsed_ms:.0f} ms"],
     ]
 
@@ -124,14 +124,16 @@ def build_demo(predictor: Predictor) -> gr.Blocks:
                 with gr.Row():
                     digit = gr.Image(elem_id="digit", label="What the classifier saw (28x28)", type="numpy",
                                      format="png", interactive=False, height=200)
-                    readouts = gr.Dataframe(elem_id="readouts", headers=READOUT_HEADERS, label="Readouts",
-                                            interactive=False, wrap=True)
+                    readouts = gr.Dataframe(elem_id="readouts", headers=READOUT_HEADERS, interactive=False,
+                                            label="Readouts: U-Net mask and detector box vs the thresholded input",
+                                            column_widths=["50%", "50%"])
         outputs = [label, overlay, digit, readouts]
         sketchpad.change(predict, sketchpad, outputs, api_name="predict_sketch", trigger_mode="always_last",
                          show_progress="hidden")
-        read_drawing.click(predict, sketchpad, outputs, api_visibility="private")
+        read_drawing.click(predict, sketchpad, outputs, api_name="read_drawing", api_visibility="private")
         upload.change(predict_upload, upload, outputs, api_name="predict", show_progress="minimal", preprocess=False)
-        read_upload.click(predict_upload, upload, outputs, api_visibility="private", preprocess=False)
+        read_upload.click(predict_upload, upload, outputs, api_name="read_upload", api_visibility="private",
+                          preprocess=False)
         demo.load(None, js=SELECT_BRUSH_JS)
     # Sized for a 2-vCPU CPU Space: two requests run at once, one per core (torch uses one thread
     # each, see app.py), because oversubscribed cores slow every request down many times over.
