@@ -11,8 +11,8 @@ import torch
 from torch.nn import functional as F
 
 from mnist_demo.checkpoints import load_checkpoint
-from mnist_demo.constants import INK_THRESHOLD_FLOAT
-from mnist_demo.data import normalise
+from mnist_demo.constants import IMAGE_SIZE, NUM_CLASSES
+from mnist_demo.data import ink_mask, normalise
 from mnist_demo.detection import detect
 from mnist_demo.devices import pick_device
 from mnist_demo.metrics import dice, iou, paired_box_iou
@@ -72,7 +72,7 @@ def solid_ink(ink: Ink) -> np.ndarray:
     """Where the ink is, as bool: every inked pixel of a drawing; on photos only solid ink, with
     single specks opened away, so that they cannot stretch a box."""
     if ink.clean:
-        return ink.values >= INK_THRESHOLD_FLOAT
+        return ink_mask(torch.from_numpy(ink.values)).numpy()
     solid = torch.from_numpy((ink.values >= 0.5).astype(np.float32))[None, None]
     return F.max_pool2d(-F.max_pool2d(-solid, 3, 1, 1), 3, 1, 1)[0, 0].numpy() > 0
 
@@ -123,10 +123,10 @@ class Predictor:
 
     def _empty(self, ink: Ink, message: str, timer: Timer) -> Prediction:
         width, height = ink.size
-        timer.lap("total_other")
-        return Prediction(label=None, probabilities=(0.0,) * 10, box=None,
+        timer.lap("finish")
+        return Prediction(label=None, probabilities=(0.0,) * NUM_CLASSES, box=None,
                           mask=np.zeros((height, width), dtype=bool),
-                          digit=np.zeros((28, 28), dtype=np.float32),
+                          digit=np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32),
                           metrics={}, message=message, timings_ms=timer.spent)
 
     @torch.inference_mode()
@@ -134,8 +134,8 @@ class Predictor:
         """Read the digit in `image` (Sketchpad dict, PIL image, numpy array or path).
 
         >>> predictor = load_predictor(device="cpu")
-        >>> predictor.predict("examples/seven.png").label
-        7
+        >>> predictor.predict("examples/drawn_3.png").label
+        3
         """
         timer = Timer()
         ink = to_ink(image)
@@ -187,7 +187,7 @@ class Predictor:
     @staticmethod
     def _readouts(view: DigitView, mask_logits: torch.Tensor, box: Box, truth_box: Box) -> dict[str, float]:
         """Dice and IoU of the U-Net mask and IoU of the detector box, against the thresholded input."""
-        truth = torch.from_numpy(view.digit >= INK_THRESHOLD_FLOAT)
+        truth = ink_mask(torch.from_numpy(view.digit))
         predicted = mask_logits > 0
         box_iou = paired_box_iou(torch.tensor([box]).float(), torch.tensor([truth_box]).float())
         return {

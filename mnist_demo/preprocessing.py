@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.nn import functional as F
 from torchvision.transforms.v2 import functional as TF
 
-from mnist_demo.constants import INK_THRESHOLD_FLOAT
+from mnist_demo.data import ink_mask
 
 # Larger inputs are refused rather than decoded: a 40 MP RGBA image is already 160 MB.
 MAX_MEGAPIXELS = 40
@@ -216,7 +216,7 @@ def to_ink(source: ImageSource) -> Ink:
 
 def ink_box(values: np.ndarray) -> tuple[int, int, int, int] | None:
     """The thresholded-ground-truth box of an ink image (x1/y1 exclusive), by the training rule."""
-    mask = values >= INK_THRESHOLD_FLOAT
+    mask = ink_mask(torch.from_numpy(np.ascontiguousarray(values))).numpy()
     columns, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
     if columns.size == 0:
         return None

@@ -26,13 +26,18 @@ def label_font() -> str:
     return font_manager.findfont("DejaVu Sans")
 
 
+def _grey_rgb(grey: np.ndarray) -> np.ndarray:
+    """Grey floats 0..1 -> (H, W, 3) uint8."""
+    return np.repeat((grey * 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
 def _flatten_on_white(image: Image.Image) -> np.ndarray:
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
     if image.mode.startswith("I") or image.mode == "F":
-        return np.repeat((array_to_grey(np.asarray(image)) * 255).astype(np.uint8)[..., None], 3, axis=2)
+        return _grey_rgb(array_to_grey(np.asarray(image)))
     return np.asarray(image.convert("RGB"))
 
 
@@ -50,13 +55,12 @@ def display_rgb(source: ImageSource) -> np.ndarray:
     if isinstance(source, Image.Image):
         return _flatten_on_white(ImageOps.exif_transpose(source))
     array = np.asarray(source)
-    if array.ndim == 3 and array.shape[2] == 4:
-        return _flatten_on_white(Image.fromarray(array.astype(np.uint8) if array.dtype == np.uint8
-                                                 else (np.clip(array, 0, 1) * 255).astype(np.uint8)))
-    grey = array_to_grey(array) if not (array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8) else None
-    if grey is None:
+    if array.ndim == 3 and array.shape[2] == 3 and array.dtype == np.uint8:
         return array
-    return np.repeat((grey * 255).astype(np.uint8)[..., None], 3, axis=2)
+    if array.ndim == 3 and array.shape[2] == 4:
+        rgba = array if array.dtype == np.uint8 else (np.clip(array, 0, 1) * 255).astype(np.uint8)
+        return _flatten_on_white(Image.fromarray(rgba))
+    return _grey_rgb(array_to_grey(array))
 
 
 def render_overlay(rgb: np.ndarray, prediction: Prediction) -> np.ndarray:
