@@ -17,6 +17,8 @@ INK_THRESHOLD_FLOAT = (INK_THRESHOLD_UINT8 + 0.5) / 255.0
 # DETECTOR_STRIDE times coarser (CenterNet-style: one heatmap cell per possible digit centre).
 CANVAS_SIZE = 96
 DETECTOR_STRIDE = 4
+# A detection scoring below this (heatmap peak x class probability) is not reported as a digit.
+DETECTION_THRESHOLD = 0.3
 
 NUM_CLASSES = 10
 VALIDATION_SIZE = 5_000

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
-from torchvision.ops import generalized_box_iou_loss
+from torchvision.ops import generalized_box_iou_loss, nms
 
+from mnist_demo.devices import autocast_for
 from mnist_demo.metrics import Detections
 from mnist_demo.models import Detector, DetectorOutput, digit_frames
 
@@ -102,14 +103,24 @@ def decode(output: DetectorOutput, stride: int, score_threshold: float, max_digi
     return results
 
 
+# Digits on a canvas do not overlap: two refined boxes this alike are one digit proposed twice
+# (two heatmap peaks on one long stroke), and the less confident one goes.
+DUPLICATE_IOU = 0.5
+
+
 @torch.inference_mode()
 def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3,
            max_digits: int = 12) -> list[Detections]:
-    """Both stages on (B, 1, S, S) normalised canvases: boxes, labels and scores per canvas.
+    """Both stages on (B, 1, S, S) normalised canvases: boxes, labels and scores per canvas,
+    most confident first, duplicates removed (class-agnostic non-maximum suppression).
 
-    A detection's score is its heatmap peak times the class probability.
+    A detection's score is its heatmap peak times the class probability. The first stage only
+    proposes, so it runs in mixed precision where the hardware has it; the second stage, which
+    places the boxes to a fraction of a pixel, runs in full precision.
     """
-    proposals = decode(model(canvases), model.config.stride, score_threshold, max_digits)
+    with autocast_for(canvases.device):
+        output = model(canvases)
+    proposals = decode(output, model.config.stride, score_threshold, max_digits)
     if not any(len(p.boxes) for p in proposals):
         return proposals
     class_logits, refined = model.read_boxes(canvases, [p.boxes for p in proposals])
@@ -117,7 +128,19 @@ def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3
     results, start = [], 0
     for proposal in proposals:
         end = start + len(proposal.boxes)
-        results.append(Detections(boxes=refined[start:end], labels=labels[start:end],
-                                  scores=proposal.scores * best[start:end]))
+        boxes, scores = refined[start:end], proposal.scores * best[start:end]
+        keep = nms(boxes, scores, DUPLICATE_IOU)  # indices by decreasing score
+        results.append(Detections(boxes=boxes[keep], labels=labels[start:end][keep], scores=scores[keep]))
         start = end
     return results
+
+
+def left_to_right(detections: Detections) -> Detections:
+    """The detections ordered by the centre of their boxes, left to right: how a number is read."""
+    order = torch.argsort(detections.boxes[:, 0] + detections.boxes[:, 2], stable=True)
+    return Detections(detections.boxes[order], detections.labels[order], detections.scores[order])
+
+
+def read_number(detections: Detections) -> str:
+    """The digits' labels read left to right, as a string ("427"); empty when there are none."""
+    return "".join(str(label) for label in left_to_right(detections).labels.tolist())

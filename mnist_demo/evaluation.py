@@ -9,12 +9,13 @@ from typing import Any
 
 import torch
 from torch import nn
+from torchvision.ops import box_iou
 
 from mnist_demo.augment import Canvases, corrupt, render_canvases
 from mnist_demo.checkpoints import load_checkpoint
-from mnist_demo.constants import NUM_CLASSES
+from mnist_demo.constants import DETECTION_THRESHOLD, NUM_CLASSES
 from mnist_demo.data import DigitSet, ink_mask, load_digits, normalise, quantise, to_unit_float
-from mnist_demo.detection import detect
+from mnist_demo.detection import detect, read_number
 from mnist_demo.metrics import Detections, average_precision, dice, iou, paired_box_iou
 
 EVALUATION_SEED = 1234
@@ -89,14 +90,24 @@ def evaluate_unet(model: nn.Module, digits: DigitSet, device: torch.device) -> d
     }
 
 
+def run_detector(model: nn.Module, inputs: torch.Tensor, device: torch.device,
+                 score_threshold: float = 0.05) -> list[Detections]:
+    """Detections on (N, 1, S, S) 0..1 canvases, 500 at a time, back on the CPU."""
+    return [found.to("cpu") for chunk in torch.split(normalise(inputs), 500)
+            for found in detect(model, chunk.to(device), score_threshold=score_threshold)]
+
+
+def ground_truth(canvases: Canvases) -> list[Detections]:
+    return [Detections(boxes, labels, torch.ones(len(labels)))
+            for boxes, labels in zip(canvases.boxes, canvases.labels, strict=True)]
+
+
 def detection_scores(
     model: nn.Module, canvases: Canvases, inputs: torch.Tensor, device: torch.device
 ) -> dict[str, float]:
     """Class accuracy and IoU of each canvas's best detection against its first digit, and AP."""
-    detections = [found.to("cpu") for chunk in torch.split(normalise(inputs), 500)
-                  for found in detect(model, chunk.to(device), score_threshold=0.05)]
-    truth = [Detections(boxes, labels, torch.ones(len(labels)))
-             for boxes, labels in zip(canvases.boxes, canvases.labels, strict=True)]
+    detections = run_detector(model, inputs, device)
+    truth = ground_truth(canvases)
     correct, overlaps = [], []
     for found, expected in zip(detections, truth, strict=True):
         if len(found.scores) == 0:
@@ -114,16 +125,65 @@ def detection_scores(
     }
 
 
+# The multi-digit test set: canvases of 1, 2, ... 6 digits in turn, made from the test digits.
+MULTIDIGIT_COUNTS = (1, 2, 3, 4, 5, 6)
+
+
+def digits_read(found: Detections, expected: Detections) -> list[bool]:
+    """Per true digit: is there a kept detection on it (IoU >= 0.5, the best-overlapping one)
+    with the right label?"""
+    if len(found.boxes) == 0:
+        return [False] * len(expected.labels)
+    overlaps = box_iou(expected.boxes.float(), found.boxes.float())  # (true, found)
+    best_overlap, best = overlaps.max(dim=1)
+    return ((best_overlap >= 0.5) & (found.labels[best] == expected.labels)).tolist()
+
+
+def multidigit_scores(found: list[Detections], truth: list[Detections],
+                      reported: list[Detections]) -> dict[str, float]:
+    """AP over all scored detections; digit and whole-number accuracy over the reported ones."""
+    read = [digits_read(kept, expected) for kept, expected in zip(reported, truth, strict=True)]
+    return {
+        "canvases": len(truth),
+        "ap50": average_precision(found, truth, 0.5),
+        "ap75": average_precision(found, truth, 0.75),
+        "digit_accuracy": sum(map(sum, read)) / sum(map(len, read)),
+        "number_accuracy": sum(read_number(kept) == read_number(expected)
+                               for kept, expected in zip(reported, truth, strict=True)) / len(truth),
+    }
+
+
+def evaluate_multidigit(model: nn.Module, digits: DigitSet, device: torch.device,
+                        report_threshold: float) -> dict[str, Any]:
+    """Reading whole numbers on a fixed set of 1- to 6-digit canvases, overall and per digit count.
+
+    `report_threshold` is the score from which the app reports a detection as a digit."""
+    cycles = len(digits) // sum(MULTIDIGIT_COUNTS)
+    counts = list(MULTIDIGIT_COUNTS) * cycles
+    canvases = fixed_canvases(digits.subset(sum(counts)), model.config.canvas_size, counts)
+    found = run_detector(model, canvases.images, device)
+    truth = ground_truth(canvases)
+    reported = [Detections(f.boxes[keep], f.labels[keep], f.scores[keep])
+                for f in found for keep in [f.scores >= report_threshold]]
+    result: dict[str, Any] = multidigit_scores(found, truth, reported)
+    for count in MULTIDIGIT_COUNTS:
+        chosen = [index for index, n in enumerate(counts) if n == count]
+        pick = [[items[i] for i in chosen] for items in (found, truth, reported)]
+        result[f"{count}_digits"] = multidigit_scores(*pick)
+    return result
+
+
 def evaluate_detector(model: nn.Module, digits: DigitSet, device: torch.device,
-                      with_corrupted: bool = True) -> dict[str, float]:
+                      with_corrupted: bool = True) -> dict[str, Any]:
     """Scores on one-digit synthetic canvases from `digits`, clean and (unless told not to, as
-    during training's validation) with the corruptions."""
+    during training's validation) with the corruptions, and on multi-digit canvases."""
     canvases = fixed_canvases(digits, model.config.canvas_size)
     clean = detection_scores(model, canvases, canvases.images, device)
     if not with_corrupted:
         return clean
     damaged = detection_scores(model, canvases, corrupted_copy(canvases.images), device)
-    return {**clean, **{f"{key}_corrupted": value for key, value in damaged.items()}}
+    return {**clean, **{f"{key}_corrupted": value for key, value in damaged.items()},
+            "multidigit": evaluate_multidigit(model, digits, device, DETECTION_THRESHOLD)}
 
 
 EVALUATORS: dict[str, Callable[[nn.Module, DigitSet, torch.device], dict[str, Any]]] = {
@@ -137,4 +197,6 @@ def evaluate_weights(weights_dir: Path | None, data_dir: Path, device: torch.dev
     """The test-set report of every committed model (what `python -m mnist_demo evaluate` prints)."""
     models = {name: load_checkpoint(name, weights_dir, device)[0] for name in EVALUATORS}
     test = load_digits(data_dir, train=False)
-    return {name: evaluator(models[name], test, device) for name, evaluator in EVALUATORS.items()}
+    report = {name: evaluator(models[name], test, device) for name, evaluator in EVALUATORS.items()}
+    report["multidigit"] = report["detector"].pop("multidigit")
+    return report

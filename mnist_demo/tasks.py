@@ -63,8 +63,8 @@ def unet_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 class CanvasRecipe:
     canvas_size: int = CANVAS_SIZE
     stride: int = DETECTOR_STRIDE
-    single_digit_fraction: float = 0.6
-    max_digits: int = 4
+    single_digit_fraction: float = 0.5
+    max_digits: int = 6
 
 
 def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tensor, torch.Generator], Batch]:
@@ -76,7 +76,11 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
         counts = torch.where(single, 1, extra)
         counts = counts[: int((counts.cumsum(0) <= len(index)).sum())]  # the digits of this batch suffice
         used = int(counts.sum())
-        source = drawn_looking(to_unit_float(digits.images[index[:used]]), generator)
+        # MNIST's digits as they are, placed at random scales and positions: no geometry or
+        # stroke-width jitter, because resampling a digit adds a faint halo that the ink rule (> 0)
+        # counts but a 28x28 read of a large digit cannot see; boxes learnt on jittered digits
+        # came out 2-3% too wide on each side on MNIST's own (mean IoU 0.871 and 0.895 against 0.90).
+        source = to_unit_float(digits.images[index[:used]])
         canvases = render_canvases(source, digits.labels[index[:used]], counts.tolist(), recipe.canvas_size, generator)
         targets = make_targets(canvases.boxes, canvases.labels, recipe.canvas_size // recipe.stride, recipe.stride,
                                generator)
@@ -123,9 +127,9 @@ TASKS: dict[str, Task] = {
     "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
                        epochs=10, batch_size=256, learning_rate=3e-3),
     "unet": Task("unet", unet_batch, unet_loss, "dice_corrupted",
-                 epochs=4, batch_size=256, learning_rate=3e-3),
+                 epochs=3, batch_size=256, learning_rate=3e-3),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
                      epochs=8, batch_size=128, learning_rate=3e-3, samples_per_epoch=24_000,
-                     validation_size=2_000, validation_options={"with_corrupted": False},
+                     validation_size=1_000, validation_options={"with_corrupted": False},
                      starts_from="classifier"),
 }
