@@ -91,13 +91,13 @@ def decode(output: DetectorOutput, stride: int, score_threshold: float, max_digi
     (labels left at -1 for the second stage)."""
     heat = torch.sigmoid(output.centre_logits.float())  # (B, 1, G, G)
     peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
-    batch, _, grid, _ = heat.shape
-    scores, flat = peaks.view(batch, -1).topk(min(max_digits, grid * grid), dim=1)
+    batch, _, rows, columns = heat.shape  # canvases may be wider than high
+    scores, flat = peaks.view(batch, -1).topk(min(max_digits, rows * columns), dim=1)
     results = []
     for index in range(batch):
         keep = scores[index] >= score_threshold
         cells = flat[index][keep]
-        cell_index = torch.stack([torch.full_like(cells, index), cells // grid, cells % grid], dim=1)
+        cell_index = torch.stack([torch.full_like(cells, index), cells // columns, cells % columns], dim=1)
         boxes = boxes_at(output, cell_index, stride)
         results.append(Detections(boxes=boxes, labels=torch.full_like(cells, -1), scores=scores[index][keep]))
     return results

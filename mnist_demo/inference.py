@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,42 +10,88 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torchvision.transforms.v2 import functional as TF
 
 from mnist_demo.checkpoints import load_checkpoint
-from mnist_demo.constants import IMAGE_SIZE, NUM_CLASSES
+from mnist_demo.constants import DETECTION_THRESHOLD, IMAGE_SIZE, NUM_CLASSES
 from mnist_demo.data import ink_mask, normalise
 from mnist_demo.detection import detect
 from mnist_demo.devices import pick_device
 from mnist_demo.metrics import dice, iou, paired_box_iou
 from mnist_demo.models import Classifier, Detector, UNet
 from mnist_demo.preprocessing import ImageSource, Ink, ink_box, to_ink
-from mnist_demo.views import DigitView, letterbox, mnist_view, surroundings
+from mnist_demo.views import STROKE_LEVEL, DigitView, letterbox, mnist_view, stroke_width, surroundings
 
-# A detection below this score is not reported as a digit.
-DETECTION_THRESHOLD = 0.3
 # The classifier reads the ink inside the detector's box grown by this fraction each side,
 # so a box that clips a stroke still gives the whole digit.
 BOX_MARGIN = 0.1
+# Ink whose mean stroke width is at least this fraction of its longest side is a dot or a blob
+# (a filled disc measures 0.56; digits drawn with a marker a quarter of their height, up to 0.37).
+DOT_STROKE_RATIO = 0.45
+# Ink whose strokes, laid end to end, are longer than this many times its longest side is a
+# tangle of scribbles (random strokes: 4.3 and more), not a digit (at most 3.1 on the synthetic
+# inputs of every kind, benchmarks/robustness.py).
+MAX_STROKE_LENGTH = 4.0
+SHAPE_SIDE = 64  # the ink is measured for both rules at this size
+# Ink on more than this share of the picture is not writing on paper (and the polarity rule,
+# which takes the border for background, no longer holds).
+MAX_INK_COVERAGE = 0.5
+
+BLANK = "No digit found: the picture is blank."
+NOTHING_STANDS_OUT = ("No digit found: nothing on the picture stands out from its background as pen strokes "
+                      "(a blank page, or one covered in ink or scribbles?).")
+NOT_A_DIGIT = "No digit found: the ink does not look like a digit."
+DOT = "No digit found: a dot or a filled blob is not a digit; draw the digit's strokes."
+SCRIBBLES = ("No digit found: the ink is a tangle of strokes or covers most of the picture (scribbles?). "
+             "Clear the canvas and write digits with some space around them.")
 
 Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
+class DigitReading:
+    """One digit of the input as the models read it; boxes are in the input's pixels."""
+
+    label: int  # the classifier's answer
+    probabilities: tuple[float, ...]  # its 10 probabilities
+    box: Box  # the detector's box snapped to the digit's ink (x0, y0, x1, y1), x1/y1 exclusive
+    detector_box: Box  # the detector's box as it came out of the network
+    detector_label: int
+    detector_score: float
+    truth_box: Box | None  # the thresholded ground truth's box of this digit's ink
+    digit: np.ndarray  # (28, 28) float32, what the classifier saw (white on black, 0..1)
+    mask_dice: float  # U-Net mask against the thresholded digit
+    mask_iou: float
+    box_iou: float  # detector box against the thresholded ground truth's box
+
+    @property
+    def confidence(self) -> float:
+        return max(self.probabilities)
+
+
+@dataclass(frozen=True)
 class Prediction:
-    """Everything the models say about one input; boxes and masks are in the input's pixels."""
+    """Everything the models say about one input; boxes and masks are in the input's pixels.
+
+    `digits` holds every digit read, left to right, and `number` their labels as a string; the
+    single-digit fields (label, probabilities, box, digit, metrics, ...) describe the most
+    confident digit, so a one-digit input reads as before.
+    """
 
     label: int | None  # the classifier's answer; None when there is no digit
     probabilities: tuple[float, ...]  # 10 classifier probabilities (all 0 when there is no digit)
     box: Box | None  # the detector's box snapped to the ink inside it (x0, y0, x1, y1), x1/y1 exclusive
-    mask: np.ndarray  # (H, W) bool, the U-Net's ink mask
+    mask: np.ndarray  # (H, W) bool, the U-Net's ink mask of every digit
     digit: np.ndarray  # (28, 28) float32, what the classifier saw (white on black, 0..1)
     metrics: dict[str, float]  # mask_dice, mask_iou, box_iou against the thresholded ground truth
     detector_box: Box | None = None  # the detector's box as it came out of the network
     detector_label: int | None = None
     detector_score: float = 0.0
-    truth_box: Box | None = None  # the thresholded ground truth's box
+    truth_box: Box | None = None  # the thresholded ground truth's box (all the ink)
     message: str | None = None  # said to the user: why there is no answer, or what to keep in mind
     timings_ms: dict[str, float] = field(default_factory=dict)
+    digits: tuple[DigitReading, ...] = ()  # left to right
+    number: str = ""  # the digits' labels left to right ("427"); empty when there is no digit
 
     @property
     def confidence(self) -> float:
@@ -86,8 +133,9 @@ def follow_strokes(ink_here: np.ndarray, region: tuple[float, float, float, floa
     x1, y1 = min(width, int(np.ceil(region[2]))), min(height, int(np.ceil(region[3])))
     for _ in range(rounds):
         grow = max(1, int(step * max(x1 - x0, y1 - y0)))
-        sides = (x0 > 0 and ink_here[y0:y1, x0].any(), y0 > 0 and ink_here[y0, x0:x1].any(),
-                 x1 < width and ink_here[y0:y1, x1 - 1].any(), y1 < height and ink_here[y1 - 1, x0:x1].any())
+        sides = tuple(map(bool, (x0 > 0 and ink_here[y0:y1, x0].any(), y0 > 0 and ink_here[y0, x0:x1].any(),
+                                 x1 < width and ink_here[y0:y1, x1 - 1].any(),
+                                 y1 < height and ink_here[y1 - 1, x0:x1].any())))
         if not any(sides):
             break
         x0, y0 = max(0, x0 - grow * sides[0]), max(0, y0 - grow * sides[1])
@@ -102,11 +150,79 @@ def snap_to_ink(ink_here: np.ndarray, region: Box) -> Box | None:
     return None if tight is None else (x0 + tight[0], y0 + tight[1], x0 + tight[2], y0 + tight[3])
 
 
-def side_by_side(boxes: torch.Tensor) -> bool:
-    """True when no two boxes overlap left to right: separate digits of a number, not parts of one."""
-    order = torch.argsort(boxes[:, 0])
-    ordered = boxes[order]
-    return bool((ordered[1:, 0] >= ordered[:-1, 2]).all())
+# Two detections whose boxes touch are parts of one digit when together they are no wider than
+# this times their height: a digit is about as wide as tall at most, two side by side are wider.
+MAX_DIGIT_ASPECT = 1.1
+
+
+def same_digit(first: torch.Tensor, second: torch.Tensor) -> bool:
+    """Are two detection boxes parts of one digit? Yes when they share half the narrower one's
+    width (a bar above a stroke, a tail found twice), or when they touch and their union is
+    shaped like one digit (the loop and the stem of a 2 found apart), not like two side by side."""
+    widths = (first[2] - first[0], second[2] - second[0])
+    shared = min(first[2], second[2]) - max(first[0], second[0])
+    if shared >= 0.5 * max(min(widths), 1e-6):
+        return True
+    grow = 0.05 * torch.stack([first[2:] - first[:2], second[2:] - second[:2]]).amax(dim=0)
+    touching = bool((torch.maximum(first[:2], second[:2]) <= torch.minimum(first[2:], second[2:]) + grow).all())
+    union = torch.cat([torch.minimum(first[:2], second[:2]), torch.maximum(first[2:], second[2:])])
+    return touching and bool(union[2] - union[0] <= MAX_DIGIT_ASPECT * (union[3] - union[1]))
+
+
+def group_parts(boxes: torch.Tensor) -> list[list[int]]:
+    """Group detections (most confident first) that are parts of one digit, merging groups until
+    no two are `same_digit`; each group lists its detections most confident first."""
+    groups = [[index] for index in range(len(boxes))]
+    extents = [box.clone() for box in boxes]
+    merged = True
+    while merged:
+        merged = False
+        for a, b in itertools.combinations(range(len(groups)), 2):
+            if same_digit(extents[a], extents[b]):
+                groups[a] = sorted(groups[a] + groups.pop(b))
+                extent = extents.pop(b)
+                extents[a] = torch.cat([torch.minimum(extents[a][:2], extent[:2]),
+                                        torch.maximum(extents[a][2:], extent[2:])])
+                merged = True
+                break
+    return groups
+
+
+def not_a_digit(values: np.ndarray, region: Box) -> str | None:
+    """Why the ink in `region` is not a digit (DOT or SCRIBBLES), or None when it may be one.
+
+    Measured on the ink cropped to its box and reduced (anti-aliased) to SHAPE_SIDE px: the
+    averaging closes the pinholes of noisy photographed strokes, and large drawings cost no more.
+    """
+    x0, y0, x1, y1 = region
+    tight = ink_box(values[y0:y1, x0:x1])
+    if tight is None:
+        return DOT
+    patch = torch.from_numpy(np.ascontiguousarray(values[y0 + tight[1]:y0 + tight[3], x0 + tight[0]:x0 + tight[2]]))
+    zoom = min(1.0, SHAPE_SIDE / max(patch.shape))
+    size = [max(1, round(patch.shape[0] * zoom)), max(1, round(patch.shape[1] * zoom))]
+    small = TF.resize(patch[None, None], size, antialias=True)[0, 0].numpy()
+    side = max(small.shape)
+    width = stroke_width(small)
+    if width >= DOT_STROKE_RATIO * side:
+        return DOT
+    strokes = int((small > STROKE_LEVEL * small.max()).sum())
+    if strokes / width > MAX_STROKE_LENGTH * side:  # area / width: the strokes' length
+        return SCRIBBLES
+    return None
+
+
+def keep_own_ink(values: np.ndarray, own: Box, others: list[Box]) -> np.ndarray:
+    """`values` with the other digits' boxes blanked (except where they overlap this digit's
+    own box), so that touching neighbours neither stretch this digit's region nor appear in its view."""
+    if not others:
+        return values
+    kept = values.copy()
+    for x0, y0, x1, y1 in others:
+        kept[y0:y1, x0:x1] = 0
+    x0, y0, x1, y1 = own
+    kept[y0:y1, x0:x1] = values[y0:y1, x0:x1]
+    return kept
 
 
 def _round_box(box: torch.Tensor, width: int, height: int) -> Box:
@@ -143,45 +259,68 @@ class Predictor:
         timer.lap("preprocess")
         truth_box = ink_box(ink.values)
         if truth_box is None:
-            return self._empty(ink, "No digit found: the picture is blank.", timer)
+            return self._empty(ink, BLANK if ink.clean else NOTHING_STANDS_OUT, timer)
+        if float((ink.values > STROKE_LEVEL).mean()) > MAX_INK_COVERAGE:
+            return self._empty(ink, SCRIBBLES, timer)
         region = surroundings(truth_box, width, height)
         canvas, placement = letterbox(ink, region, self.detector.config.canvas_size)
         canvas = normalise(canvas).to(self.device)
         found = detect(self.detector, canvas, score_threshold=DETECTION_THRESHOLD)[0].to("cpu")
         timer.lap("detector")
         if len(found.scores) == 0:
-            return self._empty(ink, "No digit found: the ink does not look like a digit.", timer)
-        best = int(found.scores.argmax())
+            return self._empty(ink, NOT_A_DIGIT, timer)
         boxes = placement.to_input(found.boxes)
-        note = None
-        if len(boxes) > 1 and side_by_side(boxes):
-            boxes = boxes[best:best + 1]
-            note = f"{len(found.scores)} digits found; this version reads the most confident one."
-        # Overlapping detections are parts of one digit (a long stroke, a detached bar): read them as one.
-        box = _round_box(torch.cat([boxes[:, :2].amin(dim=0), boxes[:, 2:].amax(dim=0)]), width, height)
-        grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
+        groups = group_parts(boxes)
+        # Parts of one digit are read as one: the union of their boxes, the best part's label and score.
+        digit_boxes = [_round_box(torch.cat([boxes[g, :2].amin(dim=0), boxes[g, 2:].amax(dim=0)]), width, height)
+                       for g in groups]
         ink_here = solid_ink(ink)
-        region = follow_strokes(ink_here, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
-        view = mnist_view(ink.values, region)
-        if view is None:
-            return self._empty(ink, "No digit found inside the detected box.", timer)
-        shown_box = snap_to_ink(ink_here, region) or box
+        views, regions, refused = [], [], []
+        for index, box in enumerate(digit_boxes):
+            others = digit_boxes[:index] + digit_boxes[index + 1:]
+            own_values, own_ink = keep_own_ink(ink.values, box, others), keep_own_ink(ink_here, box, others)
+            grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
+            region = follow_strokes(own_ink, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
+            reason = not_a_digit(own_values, region)
+            refused.append(reason)
+            views.append(None if reason else mnist_view(own_values, region))
+            regions.append((region, own_ink, own_values))
+        kept = [index for index, view in enumerate(views) if view is not None]
+        if not kept:
+            return self._empty(ink, SCRIBBLES if SCRIBBLES in refused else DOT, timer)
         timer.lap("crop")
-        digit = normalise(torch.from_numpy(view.digit))[None, None].to(self.device)
-        probabilities = torch.softmax(self.classifier(digit).float(), dim=1)[0].cpu()
+        batch = normalise(torch.from_numpy(np.stack([views[i].digit for i in kept])))[:, None].to(self.device)
+        probabilities = torch.softmax(self.classifier(batch).float(), dim=1).cpu()
         timer.lap("classifier")
-        mask_logits = self.unet(digit).float()[0, 0].cpu()
+        mask_logits = self.unet(batch).float()[:, 0].cpu()
         timer.lap("unet")
-        mask = (view.frame_to_input_map(mask_logits, width, height) > 0).numpy()
-        metrics = self._readouts(view, mask_logits, box, truth_box)  # the detector's own box
+        mask = np.zeros((height, width), dtype=bool)
+        readings = []
+        for row, index in enumerate(kept):
+            view, (region, own_ink, own_values) = views[index], regions[index]
+            placed = view.frame_to_input_region(mask_logits[row], width, height)
+            if placed is not None:
+                (x0, y0, x1, y1), logits = placed
+                mask[y0:y1, x0:x1] |= (logits > 0).numpy()
+            best_part = groups[index][0]  # detections come most confident first
+            digit_truth = snap_to_ink(own_values, region)
+            readouts = self._readouts(view, mask_logits[row], digit_boxes[index], digit_truth or digit_boxes[index])
+            readings.append(DigitReading(
+                label=int(probabilities[row].argmax()),
+                probabilities=tuple(round(float(p), 6) for p in probabilities[row]),
+                box=snap_to_ink(own_ink, region) or digit_boxes[index], detector_box=digit_boxes[index],
+                detector_label=int(found.labels[best_part]), detector_score=round(float(found.scores[best_part]), 4),
+                truth_box=digit_truth, digit=view.digit, **readouts,
+            ))
         timer.lap("readouts")
-        label = int(probabilities.argmax())
+        top = max(readings, key=lambda reading: reading.confidence)
+        readings.sort(key=lambda reading: reading.detector_box[0] + reading.detector_box[2])
         return Prediction(
-            label=label,
-            probabilities=tuple(round(float(p), 6) for p in probabilities),
-            box=shown_box, detector_box=box, mask=mask, digit=view.digit, metrics=metrics,
-            detector_label=int(found.labels[best]), detector_score=round(float(found.scores[best]), 4),
-            truth_box=truth_box, message=note, timings_ms=timer.spent,
+            label=top.label, probabilities=top.probabilities, box=top.box, detector_box=top.detector_box,
+            mask=mask, digit=top.digit,
+            metrics={"mask_dice": top.mask_dice, "mask_iou": top.mask_iou, "box_iou": top.box_iou},
+            detector_label=top.detector_label, detector_score=top.detector_score, truth_box=truth_box,
+            timings_ms=timer.spent, digits=tuple(readings), number="".join(str(r.label) for r in readings),
         )
 
     @staticmethod

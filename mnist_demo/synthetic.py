@@ -197,6 +197,27 @@ def place(patch: np.ndarray, canvas: tuple[int, int], corner: tuple[float, float
     return ink, ink_box(ink / 255.0)
 
 
+def write_number(patches: list[np.ndarray], gap: int, canvas: tuple[int, int],
+                 margin: int = 40) -> tuple[np.ndarray, list[Box]]:
+    """Float ink patches written left to right, `gap` px apart (0: the ink boxes touch), bottoms
+    aligned as on a line of writing, on a blank (H, W) canvas -> 8-bit ink and each digit's ink box."""
+    height = max(canvas[0], max(patch.shape[0] for patch in patches) + 2 * margin)
+    width = max(canvas[1], sum(patch.shape[1] for patch in patches) + gap * (len(patches) - 1) + 2 * margin)
+    ink = np.zeros((height, width), dtype=np.uint8)
+    x, baseline = margin, (height + max(patch.shape[0] for patch in patches)) // 2
+    boxes = []
+    for patch in patches:
+        patch_ink = np.round(patch * 255).astype(np.uint8)
+        x0, y0, x1, y1 = ink_box(patch_ink / 255.0)
+        patch_ink = patch_ink[y0:y1, x0:x1]
+        top = baseline - patch_ink.shape[0]
+        region = ink[top:baseline, x:x + patch_ink.shape[1]]
+        np.maximum(region, patch_ink, out=region)
+        boxes.append((x, top, x + patch_ink.shape[1], baseline))
+        x += patch_ink.shape[1] + gap
+    return ink, boxes
+
+
 def as_sketchpad(ink: np.ndarray) -> dict:
     """8-bit ink -> the Sketchpad's value: black strokes in a layer's alpha, composite on white."""
     layer = np.zeros((*ink.shape, 4), dtype=np.uint8)

@@ -48,19 +48,27 @@ def surroundings(ink_box: tuple[int, int, int, int], width: int, height: int) ->
     return max(0, grown[0]), max(0, grown[1]), min(width, grown[2]), min(height, grown[3])
 
 
+# A wide picture (a number) gets a canvas up to this many times wider than high, so that its digits
+# are as large on it as one digit on a square canvas; the detector is convolutional, its second
+# stage reads boxes anywhere, and neither cares about the canvas's width.
+MAX_CANVAS_ASPECT = 4
+
+
 def letterbox(ink: Ink, region: tuple[int, int, int, int] | None = None,
               canvas_size: int = CANVAS_SIZE) -> tuple[torch.Tensor, Letterbox]:
-    """A region of the drawing (default: all of it), aspect kept, centred in a (1, 1, S, S) black
-    canvas (anti-aliased). Zooming to the ink's surroundings keeps a small digit on a large
-    picture from shrinking to a few canvas pixels."""
+    """A region of the drawing (default: all of it), aspect kept, centred in a black canvas
+    (anti-aliased) `canvas_size` high and as wide as the region needs: 1 to MAX_CANVAS_ASPECT
+    times its height, in steps of the height. Zooming to the ink's surroundings keeps a small
+    digit on a large picture from shrinking to a few canvas pixels."""
     x0, y0, x1, y1 = region or (0, 0, *ink.size)
     width, height = x1 - x0, y1 - y0
-    scale = canvas_size / max(width, height)
+    canvas_width = canvas_size * int(np.clip(np.ceil(width / height - 0.25), 1, MAX_CANVAS_ASPECT))
+    scale = min(canvas_size / height, canvas_width / width)
     new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))
     patch = torch.from_numpy(np.ascontiguousarray(ink.values[y0:y1, x0:x1]))
     resized = TF.resize(patch[None, None], [new_height, new_width], antialias=True)
-    canvas = torch.zeros(1, 1, canvas_size, canvas_size)
-    left, top = (canvas_size - new_width) // 2, (canvas_size - new_height) // 2
+    canvas = torch.zeros(1, 1, canvas_size, canvas_width)
+    left, top = (canvas_width - new_width) // 2, (canvas_size - new_height) // 2
     canvas[..., top:top + new_height, left:left + new_width] = resized.clamp(0, 1)
     return canvas, Letterbox(scale=scale, offset_x=left, offset_y=top, region_x=x0, region_y=y0)
 
@@ -78,29 +86,33 @@ class DigitView:
         (ix0, iy0, ix1, iy1), (fx0, fy0, fx1, fy1) = self.input_box, self.frame_box
         return ix0 + (x - fx0) * (ix1 - ix0) / (fx1 - fx0), iy0 + (y - fy0) * (iy1 - iy0) / (fy1 - fy0)
 
-    def frame_to_input_map(self, frame: torch.Tensor, width: int, height: int) -> torch.Tensor:
-        """Resample a (28, 28) map of the frame (mask logits, say) onto the input's (H, W) pixels;
-        outside the frame it is -inf."""
+    def frame_to_input_region(self, frame: torch.Tensor, width: int, height: int
+                              ) -> tuple[tuple[int, int, int, int], torch.Tensor] | None:
+        """Resample a (28, 28) map of the frame (mask logits, say) onto the input pixels the frame
+        covers: the region (x0, y0, x1, y1) within the (W, H) input and the (y1-y0, x1-x0) values
+        there; None when the frame lies outside the input."""
         left, top = self.frame_to_input(0, 0)
         right, bottom = self.frame_to_input(IMAGE_SIZE, IMAGE_SIZE)
         x0, y0 = max(0, int(np.floor(left))), max(0, int(np.floor(top)))
         x1, y1 = min(width, int(np.ceil(right))), min(height, int(np.ceil(bottom)))
-        full = torch.full((height, width), float("-inf"))
         if x1 <= x0 or y1 <= y0:
-            return full
+            return None
         # output pixel centre x + 0.5 -> frame coordinate -> grid_sample's -1..1 (align_corners=False)
         xs = (torch.arange(x0, x1) + 0.5 - left) / (right - left) * 2 - 1
         ys = (torch.arange(y0, y1) + 0.5 - top) / (bottom - top) * 2 - 1
         grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]  # (1, h, w, 2)
         sampled = F.grid_sample(frame[None, None].float(), grid.float(), mode="bilinear",
                                 padding_mode="border", align_corners=False)
-        full[y0:y1, x0:x1] = sampled[0, 0]
-        return full
+        return (x0, y0, x1, y1), sampled[0, 0]
+
+
+# The strokes proper of a grey digit: its pixels above this fraction of its darkest ink.
+STROKE_LEVEL = 0.3
 
 
 def stroke_width(image: np.ndarray) -> float:
     """Mean stroke width of a grey digit: twice its area over its boundary length."""
-    ink = image > 0.3 * image.max()
+    ink = image > STROKE_LEVEL * image.max()
     padded = np.pad(ink, 1)
     interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
     boundary = int((ink & ~interior).sum())

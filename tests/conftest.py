@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
+from mnist_demo.checkpoints import WeightsMissingError
 from mnist_demo.constants import MNIST_FILES
 from mnist_demo.data import DigitSet, load_digits, raw_folder
+from mnist_demo.inference import Predictor, load_predictor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+WEIGHTS_ENV = "MNIST_DEMO_WEIGHTS"
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +35,33 @@ def mnist_dir() -> Path:
 def sample_digits(mnist_dir: Path) -> DigitSet:
     """The first 64 MNIST test digits."""
     return load_digits(mnist_dir, train=False).subset(64)
+
+
+@pytest.fixture(scope="session")
+def predictor() -> Predictor:
+    """The three trained models on the CPU, loaded once."""
+    try:
+        return load_predictor(os.environ.get(WEIGHTS_ENV) or None, device="cpu")
+    except WeightsMissingError as error:
+        if os.environ.get("CI"):
+            pytest.fail(str(error))
+        pytest.skip(f"{error} (or set {WEIGHTS_ENV})")
+
+
+@pytest.fixture(scope="session")
+def test_digits(mnist_dir: Path) -> DigitSet:
+    """All 10k MNIST test digits."""
+    return load_digits(mnist_dir, train=False)
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Run these tests on one thread: the models are too small to gain from more, and a second
+    thread spins idle, 30x slower, whenever another process shares the two cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -20,10 +18,9 @@ import torch
 from PIL import Image
 
 from benchmarks.robustness import KindScore, score
-from mnist_demo.checkpoints import WeightsMissingError
 from mnist_demo.constants import DIGIT_BOX_SIZE, IMAGE_SIZE
-from mnist_demo.data import DigitSet, load_digits
-from mnist_demo.inference import Box, Prediction, Predictor, load_predictor
+from mnist_demo.data import DigitSet
+from mnist_demo.inference import Box, Prediction, Predictor
 from mnist_demo.metrics import paired_box_iou
 from mnist_demo.preprocessing import ink_box
 from mnist_demo.synthetic import (
@@ -37,7 +34,6 @@ from mnist_demo.synthetic import (
     place,
 )
 
-WEIGHTS_ENV = "MNIST_DEMO_WEIGHTS"
 SEED = 0
 # The product's targets, per kind of input; a kind that misses its target fails here.
 ACCURACY_TARGETS = {"drawing": 0.99, "transparent": 0.99, "light_on_dark": 0.99, "photo": 0.97, "printed": 0.97,
@@ -49,31 +45,7 @@ FRAME_CENTRE = IMAGE_SIZE / 2
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Run these tests on one thread: the models are too small to gain from more, and a second
-    thread spins idle, 30x slower, whenever another process shares the two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def predictor() -> Predictor:
-    """The three trained models on the CPU, loaded once."""
-    try:
-        return load_predictor(os.environ.get(WEIGHTS_ENV) or None, device="cpu")
-    except WeightsMissingError as error:
-        if os.environ.get("CI"):
-            pytest.fail(str(error))
-        pytest.skip(f"{error} (or set {WEIGHTS_ENV})")
-
-
-@pytest.fixture(scope="session")
-def test_digits(mnist_dir: Path) -> DigitSet:
-    """All 10k MNIST test digits."""
-    return load_digits(mnist_dir, train=False)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def box_iou(first: Box, second: Box) -> float:

@@ -1,0 +1,76 @@
+"""Whole numbers: several digits on one input, each boxed, segmented and read, left to right.
+
+Inputs are MNIST test digits redrawn with a pen (mnist_demo.synthetic) and written side by side
+on the app's wide Sketchpad canvas. The digit for each label is the first test digit with that label.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mnist_demo.data import DigitSet
+from mnist_demo.inference import Predictor
+from mnist_demo.metrics import paired_box_iou
+from mnist_demo.synthetic import as_sketchpad, pen_drawing, write_number
+from mnist_demo.ui import CANVAS_SIZE
+
+CANVAS = (CANVAS_SIZE[1], CANVAS_SIZE[0])  # (H, W)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def first_of_each_label(test_digits: DigitSet) -> dict[int, np.ndarray]:
+    labels = test_digits.labels.tolist()
+    return {label: test_digits.images[labels.index(label)].numpy() for label in range(10)}
+
+
+def number_sketch(first_of_each_label: dict[int, np.ndarray], number: str, heights: list[int] | int = 180,
+                  gap: int = 30) -> tuple[dict, list[tuple[int, int, int, int]]]:
+    sizes = heights if isinstance(heights, list) else [heights] * len(number)
+    patches = [pen_drawing(first_of_each_label[int(char)], size, max(4, size // 12))
+               for char, size in zip(number, sizes, strict=True)]
+    ink, boxes = write_number(patches, gap, CANVAS)
+    return as_sketchpad(ink), boxes
+
+
+@pytest.mark.parametrize("number", ["9", "427", "305618"])
+def test_reads_the_number(predictor: Predictor, first_of_each_label: dict, number: str) -> None:
+    sketch, boxes = number_sketch(first_of_each_label, number, heights=180 if len(number) < 6 else 140)
+    result = predictor.predict(sketch)
+    assert result.number == number, [(d.label, d.box) for d in result.digits]
+    assert [reading.label for reading in result.digits] == [int(char) for char in number]
+    for reading, true_box in zip(result.digits, boxes, strict=True):
+        assert float(paired_box_iou(torch.tensor([reading.box]), torch.tensor([true_box]))[0]) >= 0.8
+        assert len(reading.probabilities) == 10 and 0.0 <= reading.mask_dice <= 1.0
+        assert 0.0 <= reading.mask_iou <= 1.0 and 0.0 <= reading.box_iou <= 1.0
+    # every digit's ink is under the U-Net mask, none of the blank paper between them
+    for x0, y0, x1, y1 in boxes:
+        assert result.mask[y0:y1, x0:x1].any()
+    assert not result.mask[:, :boxes[0][0] - 20].any()
+
+
+def test_one_digit_keeps_the_single_digit_fields(predictor: Predictor, first_of_each_label: dict) -> None:
+    sketch, (true_box,) = number_sketch(first_of_each_label, "5")
+    result = predictor.predict(sketch)
+    (only,) = result.digits
+    assert result.label == only.label == 5 and result.number == "5"
+    assert result.box == only.box and result.probabilities == only.probabilities
+    assert result.metrics == {"mask_dice": only.mask_dice, "mask_iou": only.mask_iou, "box_iou": only.box_iou}
+
+
+def test_touching_digits_are_read_apart(predictor: Predictor, first_of_each_label: dict) -> None:
+    sketch, boxes = number_sketch(first_of_each_label, "384", gap=0)
+    assert boxes[0][2] == boxes[1][0], "the ink boxes touch"
+    result = predictor.predict(sketch)
+    assert result.number == "384", [(d.label, d.box) for d in result.digits]
+
+
+def test_a_digit_twice_as_large_as_its_neighbours(predictor: Predictor, first_of_each_label: dict) -> None:
+    sketch, boxes = number_sketch(first_of_each_label, "172", heights=[120, 240, 120])
+    result = predictor.predict(sketch)
+    assert result.number == "172", [(d.label, d.box) for d in result.digits]
+    big = result.digits[1].box
+    assert big[3] - big[1] > 1.6 * (result.digits[0].box[3] - result.digits[0].box[1])
