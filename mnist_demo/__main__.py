@@ -21,7 +21,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     evaluate.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DATA_DIR, else ./data)")
     evaluate.add_argument("--weights", default=None, help="checkpoint folder (default: the package's weights/)")
     evaluate.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
-    predict = commands.add_parser("predict", help="read the digit in each image; one JSON object per line")
+    predict = commands.add_parser("predict", help="read the digit(s) in each image; one JSON object per line")
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, WebP, BMP, GIF)")
     predict.add_argument("--weights", default=None, help="checkpoint folder (default: the package's weights/)")
     predict.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
@@ -37,6 +37,11 @@ def prediction_record(path: str, prediction: Prediction) -> dict:
         "probabilities": list(prediction.probabilities),
         "box": list(prediction.box) if prediction.box else None,
         "metrics": prediction.metrics,
+        "number": prediction.number,
+        "digits": [{"label": reading.label, "confidence": round(reading.confidence, 6),
+                    "probabilities": list(reading.probabilities), "box": list(reading.box),
+                    "mask_dice": reading.mask_dice, "mask_iou": reading.mask_iou, "box_iou": reading.box_iou}
+                   for reading in prediction.digits],
         **({"message": prediction.message} if prediction.message else {}),
     }
 

@@ -32,6 +32,8 @@ def _grey_rgb(grey: np.ndarray) -> np.ndarray:
 
 
 def _flatten_on_white(image: Image.Image) -> np.ndarray:
+    if image.mode == "RGBA" and image.getextrema()[3][0] == 255:  # opaque already (the Sketchpad's composite)
+        return np.asarray(image.convert("RGB"))
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -63,24 +65,51 @@ def display_rgb(source: ImageSource) -> np.ndarray:
     return _grey_rgb(array_to_grey(array))
 
 
+def _drawn_region(prediction: Prediction, width: int, height: int, pad: int) -> tuple[int, int, int, int]:
+    """The part of the picture the overlay changes: the mask's and the boxes' extent, plus `pad`."""
+    boxes = np.array([reading.box for reading in prediction.digits])
+    x0, y0, x1, y1 = boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()
+    rows, columns = np.flatnonzero(prediction.mask.any(axis=1)), np.flatnonzero(prediction.mask.any(axis=0))
+    if rows.size:
+        x0, y0, x1, y1 = min(x0, columns[0]), min(y0, rows[0]), max(x1, columns[-1] + 1), max(y1, rows[-1] + 1)
+    return max(0, int(x0) - pad), max(0, int(y0) - pad), min(width, int(x1) + pad), min(height, int(y1) + pad)
+
+
 def render_overlay(rgb: np.ndarray, prediction: Prediction) -> np.ndarray:
-    """The mask in translucent orange and the box in blue with its label, at the image's resolution."""
-    if prediction.label is None or prediction.box is None:
+    """The mask in translucent orange and every digit's box in blue with its label, at the image's resolution.
+
+    Only the region holding the mask and boxes is drawn (torchvision's draw_* work on the whole
+    tensor they get, and blending a 12-megapixel photo for a digit in one corner is wasted time).
+    """
+    if not prediction.digits:
         return rgb
-    image = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)  # a writable copy
     height, width = rgb.shape[:2]
-    if prediction.mask.shape == (height, width) and prediction.mask.any():
-        image = draw_segmentation_masks(image, torch.from_numpy(prediction.mask), alpha=0.45, colors=MASK_COLOUR)
     side = max(height, width)
-    caption = f"{prediction.label}  {prediction.confidence:.0%}"
-    image = draw_bounding_boxes(image, torch.tensor([prediction.box], dtype=torch.float32), labels=[caption],
-                                colors=BOX_COLOUR, width=max(2, side // 200), font=label_font(),
-                                font_size=max(12, side // 28), label_colors="white",
-                                label_background_colors=BOX_COLOUR, fill_labels=True)
-    return image.permute(1, 2, 0).numpy()
+    line = max(2, side // 200)
+    x0, y0, x1, y1 = _drawn_region(prediction, width, height, pad=2 * line)
+    out = np.array(rgb, dtype=np.uint8)  # a writable copy
+    region = torch.from_numpy(np.ascontiguousarray(out[y0:y1, x0:x1])).permute(2, 0, 1)
+    if prediction.mask.shape == (height, width) and prediction.mask.any():
+        mask = torch.from_numpy(np.ascontiguousarray(prediction.mask[y0:y1, x0:x1]))
+        region = draw_segmentation_masks(region, mask, alpha=0.45, colors=MASK_COLOUR)
+    boxes = torch.tensor([reading.box for reading in prediction.digits], dtype=torch.float32)
+    boxes -= torch.tensor([x0, y0, x0, y0], dtype=torch.float32)
+    captions = [f"{reading.label}  {reading.confidence:.0%}" for reading in prediction.digits]
+    region = draw_bounding_boxes(region, boxes, labels=captions, colors=BOX_COLOUR, width=line,
+                                 font=label_font(), font_size=max(12, side // 28), label_colors="white",
+                                 label_background_colors=BOX_COLOUR, fill_labels=True)
+    out[y0:y1, x0:x1] = region.permute(1, 2, 0).numpy()
+    return out
 
 
 def enlarge_digit(digit: np.ndarray, scale: int = DIGIT_VIEW_SCALE) -> np.ndarray:
     """The 28x28 model view as crisp (28*scale)^2 uint8 pixels (nearest neighbour, no blur)."""
     pixels = (np.clip(digit, 0, 1) * 255).astype(np.uint8)
     return np.kron(pixels, np.ones((scale, scale), dtype=np.uint8))
+
+
+def enlarge_digits(digits: list[np.ndarray], scale: int = DIGIT_VIEW_SCALE, gap: int = 1) -> np.ndarray:
+    """Several 28x28 views side by side, left to right, `gap` frame pixels of grey between them."""
+    tiles = [enlarge_digit(digit, scale) for digit in digits]
+    spacer = np.full((tiles[0].shape[0], gap * scale), 96, dtype=np.uint8)
+    return np.hstack([part for tile in tiles for part in (spacer, tile)][1:])

@@ -3,23 +3,36 @@ the 28x28 view the classifier read, and how the mask and box compare with the th
 
 from __future__ import annotations
 
+import io
+import os
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio.processing_utils import hash_bytes
+from gradio.utils import get_upload_folder
+from PIL import Image
 
 from mnist_demo.inference import Prediction, Predictor
-from mnist_demo.preprocessing import ImageSource, InputError
-from mnist_demo.rendering import display_rgb, enlarge_digit, render_overlay
+from mnist_demo.preprocessing import ImageSource, InputError, open_image
+from mnist_demo.rendering import display_rgb, enlarge_digits, render_overlay
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
-# A brush about as wide, relative to a digit drawn across half the canvas, as MNIST's strokes.
+# Wide enough to write a four-digit number; the height of one digit drawn large.
+CANVAS_SIZE = (1200, 480)
+# A brush about as wide, relative to a digit drawn across most of the canvas's height, as MNIST's strokes.
 BRUSH_SIZE = 28
-READOUT_HEADERS = ["readout", "value"]
+READOUT_HEADERS = ["digit", "classifier", "detector", "mask Dice", "mask IoU", "box IoU"]
 SERVING_CONCURRENCY = 2
 MAX_QUEUE = 64
 MAX_UPLOAD = "20mb"
+# Serving writes only to Gradio's temp folder ($GRADIO_TEMP_DIR, else <tmp>/gradio): uploads and
+# the rendered images. Each file is deleted this many seconds after it was written (checked every
+# half of that), and what is left when the server shuts down.
+CACHE_SECONDS = int(os.environ.get("MNIST_DEMO_CACHE_SECONDS", "600"))
 
 # Gradio 6 opens the Sketchpad with no tool chosen ("select the draw tool to start"):
 # choose the brush once the page has loaded, so people can draw straight away.
@@ -37,49 +50,91 @@ SELECT_BRUSH_JS = """
 """
 
 INTRO = """
-# Draw a digit
-Three small PyTorch models read the same input: a **classifier** names the digit, a **U-Net**
-paints its ink (orange) and a **detector** boxes it (blue). The readouts compare the mask and the
-box with the thresholded input.
+# Draw a digit, or a whole number
+Three small PyTorch models read the same input: a **detector** finds and boxes every digit (blue),
+a **classifier** names each one, and a **U-Net** paints their ink (orange). The readouts compare
+each mask and box with the thresholded input.
 """
 
 
-def readout_rows(prediction: Prediction, elapsed_ms: float) -> list[list[str]]:
-    """The readout table: mask Dice/IoU, box IoU, both models' labels, time taken."""
-    if not prediction.found:
-        return [["result", prediction.message or "No digit found."], ["time", f"{elapsed_ms:.0f} ms"]]
-    agree = "yes" if prediction.detector_label == prediction.label else "no"
+def readout_rows(prediction: Prediction) -> list[list[str]]:
+    """One row per digit, left to right: both models' answers, mask Dice/IoU and box IoU."""
     return [
-        ["mask Dice", f"{prediction.metrics['mask_dice']:.3f}"],
-        ["mask IoU", f"{prediction.metrics['mask_iou']:.3f}"],
-        ["box IoU", f"{prediction.metrics['box_iou']:.3f}"],
-        ["classifier", f"{prediction.label} ({prediction.confidence:.1%})"],
-        ["detector", f"{prediction.detector_label} (score {prediction.detector_score:.2f})"],
-        ["agree", agree],
-        ["time", f"{elapsed_ms:.0f} ms"],
+        [str(position), f"{reading.label} ({reading.confidence:.1%})",
+         f"{reading.detector_label} (score {reading.detector_score:.2f})",
+         f"{reading.mask_dice:.3f}", f"{reading.mask_iou:.3f}", f"{reading.box_iou:.3f}"]
+        for position, reading in enumerate(prediction.digits, start=1)
     ]
 
 
-def make_handler(predictor: Predictor):
-    """The function behind both tabs and the public `predict` endpoint."""
+def status_line(prediction: Prediction, elapsed_ms: float) -> str:
+    """What was read and how long it took, with the predictor's note when it has one."""
+    count = len(prediction.digits)
+    read = f"Read {count} digit{'s' if count != 1 else ''}" if prediction.found else "No digit read"
+    disagree = [str(position) for position, reading in enumerate(prediction.digits, start=1)
+                if reading.detector_label != reading.label]
+    parts = [f"{read} in {elapsed_ms:.0f} ms."]
+    if disagree:
+        parts.append(f"The detector's own class differs from the classifier's on digit {', '.join(disagree)}.")
+    if prediction.message:
+        parts.append(prediction.message)
+    return " ".join(parts)
 
-    def predict(image: ImageSource | None) -> tuple[dict[str, float] | None, np.ndarray | None,
-                                                   np.ndarray | None, list[list[str]]]:
+
+Outputs = tuple[str | None, dict[str, float] | None, str | None, str | None, list[list[str]], str]
+
+
+def cached_image_file(image: np.ndarray, format: str) -> str:
+    """An output image written into Gradio's cache the way Gradio caches files handed over by
+    path (processing_utils.save_file_to_cache): named by its content hash, written under a
+    staging name and renamed into place, left alone when it is there already.
+
+    Why not return the array: Gradio 6.31 writes array outputs to that same content-hash path
+    with `Path.write_bytes`, so two requests with the same result (two people sending the same
+    example) rewrite the file while the first one's client downloads it, and that client gets an
+    empty body ("peer closed connection" in benchmarks/load.py). Files here are Gradio's to clean
+    up (`delete_cache`), like any other output.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format=format, **({"quality": 90} if format == "jpeg" else {}))
+    data = buffer.getvalue()
+    folder = Path(get_upload_folder()) / hash_bytes(data)
+    path = folder / f"image.{format}"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, staging = tempfile.mkstemp(dir=folder, prefix=".image.")
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.replace(staging, path)
+    return str(path)
+
+
+def make_handler(predictor: Predictor):
+    """The function behind both tabs and the public `predict` endpoint: the number, the most
+    confident digit's top classes, the overlay, what the classifier saw, the per-digit readouts
+    and a status line."""
+
+    def predict(image: ImageSource | None) -> Outputs:
         if image is None:
-            return None, None, None, [["result", "Draw a digit or upload a picture."]]
+            return None, None, None, None, [], "Draw a digit or a number, or upload a picture."
         start = time.perf_counter()
         try:
+            if isinstance(image, (str, os.PathLike)):
+                image = open_image(image)  # decoded once, for the models and for the overlay
             prediction = predictor.predict(image)
             rgb = display_rgb(image)
         except InputError as error:
             gr.Warning(str(error))
-            return None, None, None, [["result", str(error)]]
-        overlay = render_overlay(rgb, prediction)
+            return None, None, None, None, [], str(error)
+        overlay = cached_image_file(render_overlay(rgb, prediction), "jpeg")
         elapsed = (time.perf_counter() - start) * 1000
-        if prediction.message:
-            gr.Info(prediction.message)
-        label = {str(digit): p for digit, p in enumerate(prediction.probabilities)} if prediction.found else None
-        return label, overlay, enlarge_digit(prediction.digit), readout_rows(prediction, elapsed)
+        if not prediction.found:
+            gr.Info(prediction.message or "No digit found.")
+            return None, None, overlay, None, [], status_line(prediction, elapsed)
+        label = {str(digit): p for digit, p in enumerate(prediction.probabilities)}
+        views = cached_image_file(enlarge_digits([reading.digit for reading in prediction.digits]), "png")
+        return (prediction.number, label, overlay, views, readout_rows(prediction),
+                status_line(prediction, elapsed))
 
     return predict
 
@@ -92,42 +147,50 @@ def uploaded_path(payload: dict | str | None) -> str | None:
     return payload.get("path")
 
 
-def build_demo(predictor: Predictor) -> gr.Blocks:
-    """The whole app around a loaded predictor."""
-    predict = make_handler(predictor)
+def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | None], Outputs] | None = None
+               ) -> gr.Blocks:
+    """The whole app around a loaded predictor. `handler` replaces the predictor's handler: the
+    speed benchmark's echo app is this same app answering a fixed result."""
+    predict = handler or make_handler(predictor)
 
-    def predict_upload(payload: dict | str | None) -> tuple:
+    def predict_upload(payload: dict | str | None) -> Outputs:
         return predict(uploaded_path(payload))
+
     examples = sorted(str(path) for path in EXAMPLES_DIR.glob("*.*"))
-    with gr.Blocks(title="Draw a digit: classifier, U-Net and detector", analytics_enabled=False) as demo:
+    with gr.Blocks(title="Draw a digit: classifier, U-Net and detector", analytics_enabled=False,
+                   delete_cache=(max(1, CACHE_SECONDS // 2), CACHE_SECONDS)) as demo:
         gr.Markdown(INTRO)
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=3):
                 with gr.Tabs():
                     with gr.Tab("Draw"):
                         sketchpad = gr.Sketchpad(
-                            elem_id="sketchpad", label="Draw a digit", type="numpy", image_mode="RGBA",
+                            elem_id="sketchpad", label="Draw a digit or a number", type="numpy",
+                            image_mode="RGBA", canvas_size=CANVAS_SIZE,
                             brush=gr.Brush(default_size=BRUSH_SIZE, colors=["#000000"], color_mode="fixed"),
                             layers=False, transforms=(),
                         )
                         read_drawing = gr.Button("Read my drawing", variant="primary")
                     with gr.Tab("Upload"):
-                        upload = gr.Image(elem_id="upload", label="Upload or paste a picture of a digit",
+                        upload = gr.Image(elem_id="upload", label="Upload or paste a picture of a digit or number",
                                           type="filepath", image_mode=None, sources=["upload", "clipboard"])
                         read_upload = gr.Button("Read this picture", variant="primary")
                         if examples:
                             gr.Examples(examples=examples, inputs=upload, label="Examples")
-            with gr.Column(scale=1):
-                label = gr.Label(elem_id="label", num_top_classes=3, label="Classifier")
-                overlay = gr.Image(elem_id="overlay", label="Your picture: U-Net mask and detector box",
-                                   type="numpy", format="jpeg", interactive=False)
-                with gr.Row():
-                    digit = gr.Image(elem_id="digit", label="What the classifier saw (28x28)", type="numpy",
-                                     format="png", interactive=False, height=200)
-                    readouts = gr.Dataframe(elem_id="readouts", headers=READOUT_HEADERS, interactive=False,
-                                            label="Readouts: U-Net mask and detector box vs the thresholded input",
-                                            column_widths=["50%", "50%"])
-        outputs = [label, overlay, digit, readouts]
+            with gr.Column(scale=2):
+                number = gr.Label(elem_id="number", label="Number read (left to right)")
+                label = gr.Label(elem_id="label", num_top_classes=3, label="Classifier: most confident digit")
+                status = gr.Markdown(elem_id="status")
+        with gr.Row():
+            overlay = gr.Image(elem_id="overlay", label="Your picture: U-Net mask and detector boxes", type="filepath",
+                               interactive=False)
+            with gr.Column():
+                readouts = gr.Dataframe(elem_id="readouts", headers=READOUT_HEADERS, interactive=False,
+                                        label="Per digit, left to right: U-Net mask and detector box vs the "
+                                              "thresholded input")
+                digit = gr.Image(elem_id="digit", label="What the classifier saw (28x28 each)", type="filepath",
+                                 interactive=False, height=160)
+        outputs = [number, label, overlay, digit, readouts, status]
         sketchpad.change(predict, sketchpad, outputs, api_name="predict_sketch", trigger_mode="always_last",
                          show_progress="hidden")
         read_drawing.click(predict, sketchpad, outputs, api_name="read_drawing", api_visibility="private")

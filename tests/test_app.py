@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -59,21 +60,23 @@ def test_predict_endpoint_reads_an_example(app_url: str) -> None:
     from gradio_client import Client, handle_file
 
     client = Client(app_url, verbose=False)
-    label, overlay, digit, readouts = client.predict(handle_file(str(EXAMPLES / "drawn_3.png")), api_name="/predict")
-    assert top_label(label) == "3"
+    number, label, overlay, digit, readouts, status = client.predict(handle_file(str(EXAMPLES / "drawn_3.png")),
+                                                                     api_name="/predict")
+    assert top_label(number) == "3" and top_label(label) == "3"
     assert Path(overlay).is_file() and Path(digit).is_file()
-    rows = {row[0]: row[1] for row in readouts["data"]}
-    assert float(rows["mask Dice"]) > 0.8
-    assert float(rows["box IoU"]) > 0.8
-    assert rows["classifier"].startswith("3 (")
+    (row,) = [dict(zip(readouts["headers"], row, strict=True)) for row in readouts["data"]]
+    assert float(row["mask Dice"]) > 0.8
+    assert float(row["box IoU"]) > 0.8
+    assert row["classifier"].startswith("3 (")
+    assert status.startswith("Read 1 digit in ")
 
 
 def test_predict_endpoint_reads_a_light_on_dark_example(app_url: str) -> None:
     from gradio_client import Client, handle_file
 
     client = Client(app_url, verbose=False)
-    label, *_ = client.predict(handle_file(str(EXAMPLES / "light_on_dark_5.png")), api_name="/predict")
-    assert top_label(label) == "5"
+    number, label, *_ = client.predict(handle_file(str(EXAMPLES / "light_on_dark_5.png")), api_name="/predict")
+    assert top_label(number) == top_label(label) == "5"
 
 
 def draw(page, element, strokes: list[list[tuple[float, float]]]) -> None:  # noqa: ANN001
@@ -104,15 +107,98 @@ def test_browser_draw_then_upload(app_url: str) -> None:
         canvas = page.locator("#sketchpad canvas").first
         expect(canvas).to_be_visible(timeout=30_000)
         # A 7, drawn without choosing any tool first: the brush must already be selected.
-        draw(page, canvas, [[(0.35, 0.25), (0.62, 0.25), (0.45, 0.75)]])
+        draw(page, canvas, [[(0.10, 0.2), (0.30, 0.2), (0.17, 0.8)]])
+        number = page.locator("#number .output-class")  # gr.Label's headline
+        expect(number).to_have_text("7", timeout=30_000)
+        expect(page.locator("#label .output-class")).to_have_text("7", timeout=10_000)
         readouts = page.locator("#readouts")
-        expect(readouts).to_contain_text("mask Dice", timeout=30_000)
-        top_class = page.locator("#label .output-class")  # gr.Label's headline: the top class
-        expect(top_class).to_have_text("7", timeout=10_000)
-        assert "box IoU" in readouts.inner_text() and "agree" in readouts.inner_text()
+        expect(readouts).to_contain_text("mask Dice", timeout=10_000)
+        assert "box IoU" in readouts.inner_text()
+        # then a 1 beside it: the page reads the two-digit number 71
+        draw(page, canvas, [[(0.45, 0.2), (0.45, 0.8)]])
+        expect(number).to_have_text("71", timeout=30_000)
+        expect(page.locator("#status")).to_contain_text("Read 2 digits", timeout=10_000)
         if os.environ.get("SCREENSHOT"):
             page.screenshot(path=os.environ["SCREENSHOT"], full_page=True)
         page.get_by_role("tab", name="Upload").click()
         page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / "light_on_dark_5.png"))
-        expect(top_class).to_have_text("5", timeout=30_000)
+        expect(number).to_have_text("5", timeout=30_000)
         browser.close()
+
+
+ENDPOINT_CASES = ["empty file", "text file named .png", "truncated PNG", "decompression bomb (20000x20000, a few kB)",
+                  "one dot", "all black", "16-bit grey PNG", "animated GIF (first frame read)"]
+
+
+@pytest.mark.parametrize("name", ENDPOINT_CASES)
+def test_endpoint_answers_bad_inputs_and_keeps_serving(app_url: str, name: str, tmp_path: Path) -> None:
+    from gradio_client import Client, handle_file
+
+    from mnist_demo.hostile import CASES
+
+    (case,) = [case for case in CASES if case.name == name]
+    client = Client(app_url, verbose=False)
+    number, label, overlay, digit, readouts, status = client.predict(handle_file(str(case.build(tmp_path))),
+                                                                     api_name="/predict")
+    if case.expect == "number":
+        assert top_label(number) == case.text, status
+    else:
+        assert not number and not label and not readouts["data"]  # an empty Label arrives as {}
+        assert case.text in status, status
+    # the server is still up and the next ordinary request is read
+    number, *_ = client.predict(handle_file(str(EXAMPLES / "drawn_3.png")), api_name="/predict")
+    assert top_label(number) == "3"
+
+
+def test_eight_clients_at_once_all_get_answers(app_url: str) -> None:
+    """A short concurrency check (the load benchmark is benchmarks/load.py): 8 clients, one
+    `Client` per thread as gradio_client requires, for 10 seconds; every request answered."""
+    from benchmarks.load import drive
+
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + 10
+    threads = [threading.Thread(target=drive, args=(app_url, EXAMPLES / "drawn_3.png", stop_at, latencies, failures,
+                                                     lock)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[:3]
+    assert len(latencies) >= 8
+
+
+def test_serving_writes_only_to_the_temp_folder_and_cleans_it(tmp_path: Path) -> None:
+    """With files kept 2 s, everything a request wrote under GRADIO_TEMP_DIR is gone a few seconds
+    later, and nothing was written in the repository."""
+    from gradio_client import Client, handle_file
+
+    before = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_ROOT, capture_output=True,
+                            text=True).stdout
+    temp = tmp_path / "gradio"
+    port = free_port()
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(temp), "MNIST_DEMO_CACHE_SECONDS": "2", "MNIST_DEMO_DEVICE": "cpu"}
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from benchmarks.load import wait_until_up
+
+        wait_until_up(server, port)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        at_start = {path for path in temp.rglob("*") if path.is_file()}  # the examples, kept for the page
+        for _ in range(3):
+            number, *_ = client.predict(handle_file(str(EXAMPLES / "drawn_3.png")), api_name="/predict")
+            assert top_label(number) == "3"
+        written = [path for path in temp.rglob("*") if path.is_file() and path not in at_start]
+        assert written, "the uploads and rendered images go to GRADIO_TEMP_DIR"
+        deadline = time.monotonic() + 15
+        while any(path.exists() for path in written) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not [path for path in written if path.exists()]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    after = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=REPO_ROOT, capture_output=True,
+                           text=True).stdout
+    assert after == before
