@@ -53,6 +53,10 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     name = Path(path).name
     try:
         with Image.open(path) as image:
+            # Pillow only raises past twice MAX_IMAGE_PIXELS (it warns in between): refuse from the limit,
+            # before anything is decoded.
+            if image.width * image.height > Image.MAX_IMAGE_PIXELS:
+                raise Image.DecompressionBombError(f"{image.width}x{image.height}")
             image.seek(0)
             image.load()
             return ImageOps.exif_transpose(image.copy())
@@ -96,6 +100,8 @@ def array_to_grey(array: np.ndarray) -> np.ndarray:
     """A numpy picture (H, W), (H, W, 1|3|4), uint8 or float 0..1 -> grey floats 0..1."""
     if array.size == 0:
         raise InputError("The picture is empty (no pixels).")
+    if array.ndim in (2, 3) and array.shape[0] * array.shape[1] > Image.MAX_IMAGE_PIXELS:
+        raise InputError(f"The picture is larger than {MAX_MEGAPIXELS} megapixels; send a smaller one.")
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise InputError(
             f"A picture array must be H x W or H x W x 1/3/4 channels, got shape {tuple(array.shape)}."
