@@ -110,17 +110,22 @@ DUPLICATE_IOU = 0.5
 
 @torch.inference_mode()
 def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3,
-           max_digits: int = 12) -> list[Detections]:
-    """Both stages on (B, 1, S, S) normalised canvases: boxes, labels and scores per canvas,
+           max_digits: int = 12, prune_proposals: bool = False) -> list[Detections]:
+    """Both stages on (B, 1, S, W) normalised canvases: boxes, labels and scores per canvas,
     most confident first, duplicates removed (class-agnostic non-maximum suppression).
 
     A detection's score is its heatmap peak times the class probability. The first stage only
     proposes, so it runs in mixed precision where the hardware has it; the second stage, which
-    places the boxes to a fraction of a pixel, runs in full precision.
+    places the boxes to a fraction of a pixel, runs in full precision. `prune_proposals` drops
+    duplicate proposals before the second stage reads them (the app's fast path: one digit often
+    has 3-4 heatmap peaks, each a full classifier pass); evaluation keeps them all.
     """
     with autocast_for(canvases.device):
         output = model(canvases)
     proposals = decode(output, model.config.stride, score_threshold, max_digits)
+    if prune_proposals:
+        proposals = [Detections(p.boxes[keep], p.labels[keep], p.scores[keep])
+                     for p in proposals for keep in [nms(p.boxes, p.scores, DUPLICATE_IOU)]]
     if not any(len(p.boxes) for p in proposals):
         return proposals
     class_logits, refined = model.read_boxes(canvases, [p.boxes for p in proposals])

@@ -222,7 +222,11 @@ def to_ink(source: ImageSource) -> Ink:
 
 def ink_box(values: np.ndarray) -> tuple[int, int, int, int] | None:
     """The thresholded-ground-truth box of an ink image (x1/y1 exclusive), by the training rule."""
-    mask = ink_mask(torch.from_numpy(np.ascontiguousarray(values))).numpy()
+    return mask_box(ink_mask(torch.from_numpy(np.ascontiguousarray(values))).numpy())
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1), x1/y1 exclusive, of a bool mask's True pixels; None when there are none."""
     columns, rows = np.flatnonzero(mask.any(axis=0)), np.flatnonzero(mask.any(axis=1))
     if columns.size == 0:
         return None
