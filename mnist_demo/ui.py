@@ -3,16 +3,14 @@ the 28x28 view the classifier read, and how the mask and box compare with the th
 
 from __future__ import annotations
 
-import io
 import os
-import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from gradio.processing_utils import hash_bytes
 from gradio.utils import get_upload_folder
 from PIL import Image
 
@@ -32,7 +30,7 @@ MAX_UPLOAD = "20mb"
 # Serving writes only to Gradio's temp folder ($GRADIO_TEMP_DIR, else <tmp>/gradio): uploads and
 # the rendered images. Each file is deleted this many seconds after it was written (checked every
 # half of that), and what is left when the server shuts down.
-CACHE_SECONDS = int(os.environ.get("MNIST_DEMO_CACHE_SECONDS", "600"))
+CACHE_SECONDS = int(os.environ.get("MNIST_DEMO_CACHE_SECONDS", "300"))
 
 # Gradio 6 opens the Sketchpad with no tool chosen ("select the draw tool to start"):
 # choose the brush once the page has loaded, so people can draw straight away.
@@ -85,27 +83,19 @@ Outputs = tuple[str | None, dict[str, float] | None, str | None, str | None, lis
 
 
 def cached_image_file(image: np.ndarray, format: str) -> str:
-    """An output image written into Gradio's cache the way Gradio caches files handed over by
-    path (processing_utils.save_file_to_cache): named by its content hash, written under a
-    staging name and renamed into place, left alone when it is there already.
+    """An output image written to a file of its own in Gradio's cache folder; Gradio serves a
+    file that is already there as it is, and deletes it with the rest after CACHE_SECONDS.
 
-    Why not return the array: Gradio 6.31 writes array outputs to that same content-hash path
-    with `Path.write_bytes`, so two requests with the same result (two people sending the same
-    example) rewrite the file while the first one's client downloads it, and that client gets an
-    empty body ("peer closed connection" in benchmarks/load.py). Files here are Gradio's to clean
-    up (`delete_cache`), like any other output.
+    Why not return the array: Gradio 6.31 caches array outputs under a name made from their
+    content, so requests with the same result (two people sending the same example) share one
+    file, rewrite it while another client downloads it (that client gets an empty body) and can
+    see it deleted the moment it was handed out again. One file per request has neither race
+    (benchmarks/load.py: 0 failures where the shared files gave "peer closed connection" and 403s).
     """
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format=format, **({"quality": 90} if format == "jpeg" else {}))
-    data = buffer.getvalue()
-    folder = Path(get_upload_folder()) / hash_bytes(data)
-    path = folder / f"image.{format}"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, staging = tempfile.mkstemp(dir=folder, prefix=".image.")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(staging, path)
+    folder = Path(get_upload_folder())
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"mnist-demo-{uuid.uuid4().hex}.{format}"  # no folder of its own: nothing left once deleted
+    Image.fromarray(image).save(path, format=format, **({"quality": 90} if format == "jpeg" else {}))
     return str(path)
 
 
