@@ -17,10 +17,18 @@ from mnist_demo.constants import DETECTION_THRESHOLD, IMAGE_SIZE, NUM_CLASSES
 from mnist_demo.data import ink_mask, normalise
 from mnist_demo.detection import detect
 from mnist_demo.devices import pick_device
-from mnist_demo.metrics import dice, iou, paired_box_iou
+from mnist_demo.metrics import Detections, dice, iou, paired_box_iou
 from mnist_demo.models import Classifier, Detector, UNet
 from mnist_demo.preprocessing import ImageSource, Ink, ink_box, mask_box, to_ink
-from mnist_demo.views import STROKE_LEVEL, DigitView, letterbox, mnist_view, stroke_width, surroundings
+from mnist_demo.views import (
+    STROKE_LEVEL,
+    DigitView,
+    letterbox,
+    mnist_like_strokes,
+    mnist_view,
+    stroke_width,
+    surroundings,
+)
 
 # The classifier reads the ink inside the detector's box grown by this fraction each side,
 # so a box that clips a stroke still gives the whole digit.
@@ -266,8 +274,11 @@ class Predictor:
             return self._empty(ink, SCRIBBLES, timer)
         region = surroundings(truth_box, width, height)
         canvas, placement = letterbox(ink, region, self.detector.config.canvas_size)
-        canvas = normalise(canvas).to(self.device)
-        found = detect(self.detector, canvas, score_threshold=DETECTION_THRESHOLD, prune_proposals=True)[0].to("cpu")
+        canvas, grown = mnist_like_strokes(canvas, (truth_box[3] - truth_box[1]) * placement.scale)
+        found = detect(self.detector, normalise(canvas).to(self.device), score_threshold=DETECTION_THRESHOLD,
+                       prune_proposals=True)[0].to("cpu")
+        if grown:  # thickened strokes widen every box by as much: take it back
+            found = Detections(found.boxes + torch.tensor([grown, grown, -grown, -grown]), found.labels, found.scores)
         timer.lap("detector")
         if len(found.scores) == 0:
             return self._empty(ink, NOT_A_DIGIT, timer)

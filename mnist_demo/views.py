@@ -120,11 +120,24 @@ def stroke_width(image: np.ndarray) -> float:
 def thicken_strokes(image: torch.Tensor, target: float) -> torch.Tensor:
     """Thicken strokes thinner than `target` px (grey dilation). Heavy strokes are left alone:
     eroding them wipes out the thin parts of bold digits."""
+    return thicken_strokes_by(image, target)[0]
+
+
+def thicken_strokes_by(image: torch.Tensor, target: float) -> tuple[torch.Tensor, int]:
+    """`thicken_strokes`, and by how many pixels each stroke grew on every side."""
     width = stroke_width(image.numpy())
     if width < 0.8 * target:
         size = max(3, int(round(target - width)) | 1)
-        return F.max_pool2d(image[None, None], size, stride=1, padding=size // 2)[0, 0]
-    return image
+        return F.max_pool2d(image[None, None], size, stride=1, padding=size // 2)[0, 0], size // 2
+    return image, 0
+
+
+def mnist_like_strokes(canvas: torch.Tensor, ink_height: float) -> tuple[torch.Tensor, int]:
+    """The detector's (1, 1, H, W) canvas with strokes thinner than MNIST's (for digits
+    `ink_height` canvas px tall) thickened, and by how much: the detector learnt digits on
+    MNIST's strokes and splits a digit drawn with a fine pen into pieces."""
+    thick, grown = thicken_strokes_by(canvas[0, 0], MNIST_STROKE_WIDTH / DIGIT_BOX_SIZE * ink_height)
+    return thick[None, None], grown
 
 
 def mnist_view(values: np.ndarray, region: tuple[int, int, int, int]) -> DigitView | None:
