@@ -8,7 +8,6 @@ time over loopback, print one JSON line (requests, failures, throughput, p50/p99
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import statistics
@@ -18,6 +17,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from benchmarks.common import environment, write_result
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_IMAGE = REPO_ROOT / "examples" / "drawn_3.png"
@@ -37,21 +38,28 @@ def rss_megabytes(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def start_app(port: int) -> subprocess.Popen:
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
+def wait_until_up(server: subprocess.Popen, port: int, timeout: float = 120) -> None:
+    """Return once the server answers on `port`; kill it and raise if it dies or times out."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-            return server
+            return
         except OSError:
             if server.poll() is not None:
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
     server.kill()
-    raise RuntimeError("app.py did not start")
+    raise RuntimeError(f"the server on port {port} did not start")
+
+
+def start_app(port: int, log: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    output = log.open("w") if log else subprocess.DEVNULL
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
+                              stdout=output, stderr=subprocess.STDOUT)
+    wait_until_up(server, port)
+    return server
 
 
 def drive(url: str, image: Path, stop_at: float, latencies: list[float], failures: list[str],
@@ -63,12 +71,12 @@ def drive(url: str, image: Path, stop_at: float, latencies: list[float], failure
     while time.monotonic() < stop_at:
         start = time.perf_counter()
         try:
-            label, *_ = client.predict(handle_file(str(image)), api_name="/predict")
-            ok = label is not None
+            number, *_ = client.predict(handle_file(str(image)), api_name="/predict")
+            ok = bool(number)
         except Exception as error:  # noqa: BLE001 - every failure counts, whatever its kind
             ok, reason = False, f"{type(error).__name__}: {error}"
         else:
-            reason = "no label"
+            reason = "no number read"
         with lock:
             if ok:
                 latencies.append(time.perf_counter() - start)
@@ -82,9 +90,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="how long to drive the app")
     parser.add_argument("--warmup", type=float, default=5, help="seconds of load before the start RSS is read")
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument("--server-log", type=Path, default=None, help="write the app's output here")
     args = parser.parse_args()
     port = free_port()
-    server = start_app(port)
+    server = start_app(port, args.server_log)
     url = f"http://127.0.0.1:{port}/"
     latencies: list[float] = []
     failures: list[str] = []
@@ -105,7 +115,9 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     measured = sorted(latencies[counted_from:]) or [float("nan")]
-    print(json.dumps({
+    write_result({
+        "benchmark": "load",
+        **environment(),
         "clients": args.clients,
         "seconds": args.seconds,
         "requests": len(latencies) + len(failures),
@@ -118,7 +130,7 @@ def main() -> None:
         "rss_after_warmup_mb": round(rss_start, 1),
         "rss_end_mb": round(rss_end, 1),
         "rss_growth_pct": round(100 * (rss_end - rss_start) / rss_start, 1),
-    }))
+    }, args.out)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ ROWS = [
 ]
 
 
+
 def main() -> None:
     metrics = json.loads(METRICS.read_text())
     print("| model | metric | measured | target | seed anchor |")
@@ -33,6 +34,15 @@ def main() -> None:
         value = metrics[model]["test"][key]
         shown = f"{100 * value:.2f}%" if "accuracy" in key else f"{value:.4f}"
         print(f"| {model} | {name} | {shown} | {target} | {anchor} |")
+    multidigit = metrics["detector"]["test"]["multidigit"]
+    print("\n| canvases | AP@0.5 | AP@0.75 | digits read right | whole number read right |")
+    print("|---|---|---|---|---|")
+    counts = sorted(key for key in multidigit if key.endswith("_digits"))
+    for key in [*counts, None]:
+        scores = multidigit[key] if key else multidigit
+        name = f"{key.split('_')[0]} digit{'s' if not key.startswith('1_') else ''}" if key else "**all**"
+        print(f"| {name} ({scores['canvases']}) | {scores['ap50']:.4f} | {scores['ap75']:.4f} | "
+              f"{100 * scores['digit_accuracy']:.2f}% | {100 * scores['number_accuracy']:.2f}% |")
     seconds = {name: metrics[name]["training_seconds"] for name in ("classifier", "unet", "detector")}
     print(f"\nTraining time (`python train.py`, 2-core CPU): {metrics['total_training_seconds'] / 60:.1f} min in all "
           f"(classifier {seconds['classifier']:.0f} s, U-Net {seconds['unet']:.0f} s, "

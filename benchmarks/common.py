@@ -1,0 +1,38 @@
+"""What every benchmark prints with its figures: the machine, the date, the versions; and the
+JSON output itself (one object on stdout, optionally saved for the README's tables)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def environment() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    import gradio
+
+    return {"date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()} cores, {cpu}",
+            "python": platform.python_version(), "torch": torch.__version__, "gradio": gradio.__version__}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"p50": round(statistics.median(ordered), 2),
+            "p90": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 2),
+            "n": len(ordered)}
+
+
+def write_result(result: dict[str, Any], out: str | os.PathLike | None) -> None:
+    text = json.dumps(result)
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(result, indent=1) + "\n")
