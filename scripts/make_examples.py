@@ -13,6 +13,7 @@ from PIL import Image
 
 from mnist_demo.augment import CorruptionStrength, corrupt
 from mnist_demo.data import load_digits, resolve_data_dir
+from mnist_demo.synthetic import pen_drawing, write_number
 
 OUT = Path(__file__).resolve().parent.parent / "examples"
 
@@ -48,6 +49,10 @@ def main() -> None:
     rgba = np.zeros((*alpha.shape, 4), dtype=np.uint8)
     rgba[..., 3] = alpha
     Image.fromarray(rgba, "RGBA").save(OUT / "transparent_7.png", optimize=True)
+    # a number: 4, 2 and 7 redrawn with a pen and written side by side, dark ink on white
+    patches = [pen_drawing(images[first_of(test.labels, label)], 200, 14) for label in (4, 2, 7)]
+    ink, _ = write_number(patches, gap=40, canvas=(320, 800))
+    Image.fromarray(255 - ink).save(OUT / "number_427.png", optimize=True)
 
 
 if __name__ == "__main__":
