@@ -255,7 +255,7 @@ class Predictor:
 
     @torch.inference_mode()
     def predict(self, image: ImageSource) -> Prediction:
-        """Read the digit in `image` (Sketchpad dict, PIL image, numpy array or path).
+        """Read the digits in `image` (Sketchpad dict, PIL image, numpy array or path), left to right.
 
         >>> predictor = load_predictor(device="cpu")
         >>> predictor.predict("examples/drawn_3.png").label
