@@ -10,8 +10,6 @@ Round trip: one client, requests alternating between the app and the echo app. T
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -20,7 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from benchmarks.common import environment, percentiles, write_result
-from benchmarks.load import REPO_ROOT, free_port, wait_until_up
+from benchmarks.load import free_port, start_app
 from mnist_demo.data import load_digits, resolve_data_dir
 from mnist_demo.synthetic import as_sketchpad, pen_drawing, place
 
@@ -34,13 +32,6 @@ def sketch_png(folder: Path) -> Path:
     path = folder / "sketch_800.png"
     Image.fromarray(as_sketchpad(ink)["composite"]).convert("RGB").save(path)
     return path
-
-
-def start(command: list[str], port: int) -> subprocess.Popen:
-    server = subprocess.Popen([sys.executable, *command, "--port", str(port)], cwd=REPO_ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until_up(server, port)
-    return server
 
 
 def round_trips(urls: dict[str, str], image: Path, requests: int) -> dict[str, dict[str, float]]:
@@ -94,8 +85,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         image = sketch_png(Path(folder))
         ports = {"app": free_port(), "echo": free_port()}
-        servers = [start(["app.py"], ports["app"]),
-                   start(["-m", "benchmarks.echo_app", "--image", str(image)], ports["echo"])]
+        servers = [start_app(ports["app"]),
+                   start_app(ports["echo"], command=("-m", "benchmarks.echo_app", "--image", str(image)))]
         try:
             urls = {name: f"http://127.0.0.1:{port}/" for name, port in ports.items()}
             trips = round_trips(urls, image, args.requests)

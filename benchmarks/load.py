@@ -53,10 +53,13 @@ def wait_until_up(server: subprocess.Popen, port: int, timeout: float = 120) -> 
     raise RuntimeError(f"the server on port {port} did not start")
 
 
-def start_app(port: int, log: Path | None = None) -> subprocess.Popen:
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+def start_app(port: int, log: Path | None = None, command: tuple[str, ...] = ("app.py",),
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`python app.py` (or another `command`) on `port`, returned once it answers; its output goes
+    to `log` or nowhere; `env` is added to this process's environment."""
+    environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     output = log.open("w") if log else subprocess.DEVNULL
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
+    server = subprocess.Popen([sys.executable, *command, "--port", str(port)], cwd=REPO_ROOT, env=environment,
                               stdout=output, stderr=subprocess.STDOUT)
     wait_until_up(server, port)
     return server

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from benchmarks.load import free_port, start_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
@@ -21,35 +20,19 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
                   "--disable-sync", "--no-first-run"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python app.py` on a free port, the way people start it; stopped after the module."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("app") / "app.log").open("w")
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "MNIST_DEMO_DEVICE": "cpu"}
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    try:
+        server = start_app(port, log, env={"MNIST_DEMO_DEVICE": "cpu"})
+    except RuntimeError:
+        pytest.fail(f"app.py did not start; see {log}")
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"app.py did not start; see {log.name}")
-            time.sleep(0.5)
     yield url
     server.terminate()
     server.wait(timeout=30)
-    log.close()
 
 
 def top_label(label_output: dict) -> str:
@@ -178,13 +161,9 @@ def test_serving_writes_only_to_the_temp_folder_and_cleans_it(tmp_path: Path) ->
                             text=True).stdout
     temp = tmp_path / "gradio"
     port = free_port()
-    env = {**os.environ, "GRADIO_TEMP_DIR": str(temp), "MNIST_DEMO_CACHE_SECONDS": "2", "MNIST_DEMO_DEVICE": "cpu"}
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_app(port, env={"GRADIO_TEMP_DIR": str(temp), "MNIST_DEMO_CACHE_SECONDS": "2",
+                                  "MNIST_DEMO_DEVICE": "cpu"})
     try:
-        from benchmarks.load import wait_until_up
-
-        wait_until_up(server, port)
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         at_start = {path for path in temp.rglob("*") if path.is_file()}  # the examples, kept for the page
         for _ in range(3):
