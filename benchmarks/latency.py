@@ -17,7 +17,7 @@ import torch
 from benchmarks.common import environment, percentiles, write_result
 from mnist_demo.data import load_digits, resolve_data_dir
 from mnist_demo.inference import load_predictor
-from mnist_demo.rendering import display_rgb, render_overlay
+from mnist_demo.rendering import display_image, render_overlay
 from mnist_demo.synthetic import as_photo, as_sketchpad, pen_drawing, place
 
 TARGET_MS = 10.0  # total p50 for the 800x800 sketch
@@ -43,7 +43,7 @@ def measure(predictor, image: object, runs: int, warmup: int = 3) -> dict[str, d
         start = time.perf_counter()
         result = predictor.predict(image)
         predicted = time.perf_counter()
-        render_overlay(display_rgb(image), result)
+        render_overlay(display_image(image), result)
         finished = time.perf_counter()
         if run < warmup:
             continue

@@ -16,7 +16,7 @@ from PIL import Image
 
 from mnist_demo.inference import Prediction, Predictor
 from mnist_demo.preprocessing import ImageSource, InputError, open_image
-from mnist_demo.rendering import display_rgb, enlarge_digits, render_overlay
+from mnist_demo.rendering import display_image, enlarge_digits, render_overlay
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 # Wide enough to write a four-digit number; the height of one digit drawn large.
@@ -82,7 +82,7 @@ def status_line(prediction: Prediction, elapsed_ms: float) -> str:
 Outputs = tuple[str | None, dict[str, float] | None, str | None, str | None, list[list[str]], str]
 
 
-def cached_image_file(image: np.ndarray, format: str) -> str:
+def cached_image_file(image: Image.Image | np.ndarray, format: str) -> str:
     """An output image written to a file of its own in Gradio's cache folder; Gradio serves a
     file that is already there as it is, and deletes it with the rest after CACHE_SECONDS.
 
@@ -95,7 +95,8 @@ def cached_image_file(image: np.ndarray, format: str) -> str:
     folder = Path(get_upload_folder())
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"mnist-demo-{uuid.uuid4().hex}.{format}"  # no folder of its own: nothing left once deleted
-    Image.fromarray(image).save(path, format=format, **({"quality": 90} if format == "jpeg" else {}))
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    picture.save(path, format=format, **({"quality": 90} if format == "jpeg" else {}))
     return str(path)
 
 
@@ -112,11 +113,11 @@ def make_handler(predictor: Predictor):
             if isinstance(image, (str, os.PathLike)):
                 image = open_image(image)  # decoded once, for the models and for the overlay
             prediction = predictor.predict(image)
-            rgb = display_rgb(image)
+            picture = display_image(image)
         except InputError as error:
             gr.Warning(str(error))
             return None, None, None, None, [], str(error)
-        overlay = cached_image_file(render_overlay(rgb, prediction), "jpeg")
+        overlay = cached_image_file(render_overlay(picture, prediction), "jpeg")
         elapsed = (time.perf_counter() - start) * 1000
         if not prediction.found:
             gr.Info(prediction.message or "No digit found.")
