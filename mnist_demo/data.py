@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torchvision.datasets import MNIST
 
@@ -101,12 +102,17 @@ def data_checksums(data_dir: Path) -> dict[str, str]:
     }
 
 
-def ink_mask(images: torch.Tensor) -> torch.Tensor:
+ImageArray = torch.Tensor | np.ndarray
+
+
+def ink_mask(images: ImageArray) -> ImageArray:
     """The ground-truth rule, defined once: a pixel is ink when its uint8 value is > 0.
 
-    Accepts uint8 images or float images in 0..1 (a float pixel counts when it rounds to >= 1/255).
+    Accepts uint8 images or float images in 0..1 (a float pixel counts when it rounds to >= 1/255),
+    as torch tensors or numpy arrays (the predictor's pictures: numpy compares about 8x faster
+    than torch on one thread, and no conversion is needed).
     """
-    if images.dtype == torch.uint8:
+    if images.dtype in (torch.uint8, np.uint8):
         return images > 0
     return images >= INK_THRESHOLD_FLOAT
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +18,19 @@ from mnist_demo.data import ink_mask, normalise
 from mnist_demo.detection import detect
 from mnist_demo.devices import pick_device
 from mnist_demo.metrics import Detections, dice, iou, paired_box_iou
-from mnist_demo.models import Classifier, Detector, UNet
+from mnist_demo.models import Classifier, Detector, UNet, for_inference
 from mnist_demo.preprocessing import ImageSource, Ink, ink_box, mask_box, to_ink
 from mnist_demo.views import (
     STROKE_LEVEL,
     DigitView,
+    WorkingCopy,
     letterbox,
     mnist_like_strokes,
     mnist_view,
     stroke_width,
     surroundings,
+    working_copy,
+    working_factor,
 )
 
 # The classifier reads the ink inside the detector's box grown by this fraction each side,
@@ -127,7 +130,7 @@ def solid_ink(ink: Ink) -> np.ndarray:
     """Where the ink is, as bool: every inked pixel of a drawing; on photos only solid ink, with
     single specks opened away, so that they cannot stretch a box."""
     if ink.clean:
-        return ink_mask(torch.from_numpy(ink.values)).numpy()
+        return ink_mask(ink.values)
     solid = torch.from_numpy((ink.values >= 0.5).astype(np.float32))[None, None]
     return F.max_pool2d(-F.max_pool2d(-solid, 3, 1, 1), 3, 1, 1)[0, 0].numpy() > 0
 
@@ -155,6 +158,21 @@ def snap_to_ink(ink_here: np.ndarray, region: Box) -> Box | None:
     """The ink box inside `region`: the detector's box brought onto the ink it encloses."""
     x0, y0, x1, y1 = region
     tight = ink_box(ink_here[y0:y1, x0:x1].astype(np.float32))
+    return None if tight is None else (x0 + tight[0], y0 + tight[1], x0 + tight[2], y0 + tight[3])
+
+
+def input_box(work: WorkingCopy, box: Box | None, inked: np.ndarray | None) -> Box | None:
+    """A box of working pixels -> input pixels. From a reduced copy, and given the input's ink
+    mask, snapped to the input's own ink within a working pixel of it: boxes keep the input's
+    precision (an averaged pixel of faint edges can fall below the ink rule)."""
+    if box is None:
+        return None
+    x0, y0, x1, y1 = (int(value) for value in work.to_input(box))
+    if work.factor == 1 or inked is None:
+        return x0, y0, x1, y1
+    grow, (height, width) = work.factor, inked.shape
+    x0, y0, x1, y1 = max(0, x0 - grow), max(0, y0 - grow), min(width, x1 + grow), min(height, y1 + grow)
+    tight = mask_box(inked[y0:y1, x0:x1])
     return None if tight is None else (x0 + tight[0], y0 + tight[1], x0 + tight[2], y0 + tight[3])
 
 
@@ -264,17 +282,19 @@ class Predictor:
         timer = Timer()
         ink = to_ink(image)
         width, height = ink.size
-        timer.lap("preprocess")
-        ink_here = solid_ink(ink)
-        # on a drawing the solid ink is the ink rule's mask itself: its box is the ground truth's
-        truth_box = mask_box(ink_here) if ink.clean else ink_box(ink.values)
+        inked = ink_mask(ink.values)  # the thresholded ground truth
+        truth_box = mask_box(inked)
         if truth_box is None:
             return self._empty(ink, BLANK if ink.clean else NOTHING_STANDS_OUT, timer)
         if float((ink.values[::4, ::4] > STROKE_LEVEL).mean()) > MAX_INK_COVERAGE:  # every 16th pixel will do
             return self._empty(ink, SCRIBBLES, timer)
-        region = surroundings(truth_box, width, height)
-        canvas, placement = letterbox(ink, region, self.detector.config.canvas_size)
-        canvas, grown = mnist_like_strokes(canvas, (truth_box[3] - truth_box[1]) * placement.scale)
+        # From here on the models' work is done on the ink's surroundings, reduced when large.
+        work = working_copy(ink, surroundings(truth_box, width, height), working_factor(ink, truth_box))
+        values, ink_here = work.ink.values, solid_ink(work.ink)
+        work_height, work_width = values.shape
+        timer.lap("preprocess")
+        canvas, placement = letterbox(work.ink, canvas_size=self.detector.config.canvas_size)
+        canvas, grown = mnist_like_strokes(canvas, (truth_box[3] - truth_box[1]) / work.factor * placement.scale)
         found = detect(self.detector, normalise(canvas).to(self.device), score_threshold=DETECTION_THRESHOLD,
                        prune_proposals=True)[0].to("cpu")
         if grown:  # thickened strokes widen every box by as much: take it back
@@ -282,15 +302,15 @@ class Predictor:
         timer.lap("detector")
         if len(found.scores) == 0:
             return self._empty(ink, NOT_A_DIGIT, timer)
-        boxes = placement.to_input(found.boxes)
+        boxes = placement.to_input(found.boxes)  # in working pixels
         groups = group_parts(boxes)
         # Parts of one digit are read as one: the union of their boxes, the best part's label and score.
-        digit_boxes = [_round_box(torch.cat([boxes[g, :2].amin(dim=0), boxes[g, 2:].amax(dim=0)]), width, height)
-                       for g in groups]
+        digit_boxes = [_round_box(torch.cat([boxes[g, :2].amin(dim=0), boxes[g, 2:].amax(dim=0)]),
+                                  work_width, work_height) for g in groups]
         views, regions, refused = [], [], []
         for index, box in enumerate(digit_boxes):
             others = digit_boxes[:index] + digit_boxes[index + 1:]
-            own_values, own_ink = keep_own_ink(ink.values, box, others), keep_own_ink(ink_here, box, others)
+            own_values, own_ink = keep_own_ink(values, box, others), keep_own_ink(ink_here, box, others)
             grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
             region = follow_strokes(own_ink, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
             reason = not_a_digit(own_values, region)
@@ -310,18 +330,21 @@ class Predictor:
         readings = []
         for row, index in enumerate(kept):
             view, (region, own_ink, own_values) = views[index], regions[index]
-            placed = view.frame_to_input_region(mask_logits[row], width, height)
+            on_input = replace(view, input_box=work.to_input(view.input_box))
+            placed = on_input.frame_to_input_region(mask_logits[row], width, height)
             if placed is not None:
                 (x0, y0, x1, y1), logits = placed
                 mask[y0:y1, x0:x1] |= (logits > 0).numpy()
             best_part = groups[index][0]  # detections come most confident first
-            digit_truth = snap_to_ink(own_values, region)
-            readouts = self._readouts(view, mask_logits[row], digit_boxes[index], digit_truth or digit_boxes[index])
+            detector_box = _round_box(torch.tensor(work.to_input(digit_boxes[index])), width, height)
+            digit_truth = input_box(work, snap_to_ink(own_values, region), inked)
+            readouts = self._readouts(view, mask_logits[row], detector_box, digit_truth or detector_box)
             readings.append(DigitReading(
                 label=int(probabilities[row].argmax()),
                 probabilities=tuple(round(float(p), 6) for p in probabilities[row]),
-                box=snap_to_ink(own_ink, region) or digit_boxes[index], detector_box=digit_boxes[index],
-                detector_label=int(found.labels[best_part]), detector_score=round(float(found.scores[best_part]), 4),
+                box=input_box(work, snap_to_ink(own_ink, region), inked if ink.clean else None) or detector_box,
+                detector_box=detector_box, detector_label=int(found.labels[best_part]),
+                detector_score=round(float(found.scores[best_part]), 4),
                 truth_box=digit_truth, digit=view.digit, **readouts,
             ))
         timer.lap("readouts")
@@ -359,6 +382,6 @@ def load_predictor(weights_dir: str | Path | None = None, device: str = "auto") 
     >>> result.label, result.box, result.metrics["mask_dice"]
     """
     chosen = pick_device(device)
-    models = [load_checkpoint(name, Path(weights_dir) if weights_dir else None, chosen)[0]
+    models = [for_inference(load_checkpoint(name, Path(weights_dir) if weights_dir else None, chosen)[0], chosen)
               for name in ("classifier", "unet", "detector")]
     return Predictor(*models, device=chosen)

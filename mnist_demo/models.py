@@ -6,11 +6,13 @@ needs to rebuild its model.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.ops import roi_align
 
 from mnist_demo.constants import (
@@ -200,6 +202,25 @@ class Detector(nn.Module):
         centre = (frames[:, :2] + frames[:, 2:]).float() / 2 + torch.tanh(shift) * side / 2
         half = torch.sigmoid(size) * side / 2
         return self.roi_class_head(features), torch.cat([centre - half, centre + half], dim=1)
+
+
+def for_inference(model: nn.Module, device: torch.device) -> nn.Module:
+    """A copy of `model` ready to serve on `device`: every batch norm folded into the convolution
+    before it (torch's fuse_conv_bn_eval), the layers that do nothing in evaluation (the folded
+    norms, dropout) removed and, on CPUs, the weights in channels-last order, which oneDNN's
+    convolutions run faster. Together about 30% off each model on one thread of this CPU
+    (benchmarks/latency.py); the outputs agree with the checkpoint's to float rounding
+    (tests/test_fast_paths.py). The copy is for inference only: it cannot be trained further."""
+    model = copy.deepcopy(model).eval()
+    for block in [module for module in model.modules() if isinstance(module, nn.Sequential)]:
+        for index in range(len(block) - 1):
+            if isinstance(block[index], nn.Conv2d) and isinstance(block[index + 1], nn.BatchNorm2d):
+                block[index] = fuse_conv_bn_eval(block[index], block[index + 1])
+                block[index + 1] = nn.Identity()
+        for index in reversed(range(len(block))):
+            if isinstance(block[index], (nn.Identity, nn.Dropout)):
+                del block[index]
+    return model.to(memory_format=torch.channels_last) if device.type == "cpu" else model
 
 
 MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {

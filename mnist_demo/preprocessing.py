@@ -222,7 +222,7 @@ def to_ink(source: ImageSource) -> Ink:
 
 def ink_box(values: np.ndarray) -> tuple[int, int, int, int] | None:
     """The thresholded-ground-truth box of an ink image (x1/y1 exclusive), by the training rule."""
-    return mask_box(ink_mask(torch.from_numpy(np.ascontiguousarray(values))).numpy())
+    return mask_box(ink_mask(values))
 
 
 def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -48,6 +48,55 @@ def surroundings(ink_box: tuple[int, int, int, int], width: int, height: int) ->
     return max(0, grown[0]), max(0, grown[1]), min(width, grown[2]), min(height, grown[3])
 
 
+# The pipeline reads the ink's surroundings from a copy reduced by a whole factor when the input
+# is large: the models see a 96-px canvas and 28-px frames, so finer pixels only cost time (an
+# 800x800 sketch: a ninth of the pixels). Like torchvision's detection transforms, which resize
+# every input and map the boxes back. A drawing is reduced as far as its ink stays this tall...
+WORK_INK_HEIGHT = 96
+# ...a photo, whose faint noise spreads "ink" over all of it, to this size on its longest side.
+WORK_PHOTO_SIDE = 1000
+
+
+def working_factor(ink: Ink, ink_box: tuple[int, int, int, int]) -> int:
+    """By how much the working copy of `ink`, whose ink box is `ink_box`, is reduced."""
+    if ink.clean:
+        return max(1, (ink_box[3] - ink_box[1]) // WORK_INK_HEIGHT)
+    return max(1, max(ink.size) // WORK_PHOTO_SIDE)
+
+
+@dataclass(frozen=True)
+class WorkingCopy:
+    """The ink's surroundings, cropped from the input and reduced by a whole `factor` (each
+    working pixel the mean of factor x factor input pixels), so positions map back exactly."""
+
+    ink: Ink
+    factor: int
+    origin: tuple[int, int]  # the input pixel at the working copy's (0, 0)
+
+    def to_input(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        """A box in working pixels -> the same box in input pixels."""
+        (x, y), k = self.origin, self.factor
+        return x + box[0] * k, y + box[1] * k, x + box[2] * k, y + box[3] * k
+
+    def boxes_to_input(self, boxes: torch.Tensor) -> torch.Tensor:
+        """(K, 4) boxes in working pixels -> input pixels."""
+        x, y = self.origin
+        return boxes * self.factor + torch.tensor([x, y, x, y], dtype=boxes.dtype)
+
+
+def working_copy(ink: Ink, region: tuple[int, int, int, int], factor: int) -> WorkingCopy:
+    """`region` of `ink` (input pixels) reduced by `factor` (an area average); the region grows
+    to whole working pixels, the input's edge padded with paper."""
+    x0, y0, x1, y1 = region
+    if factor == 1:
+        return WorkingCopy(Ink(ink.values[y0:y1, x0:x1], ink.clean), 1, (x0, y0))
+    width, height = -(-(x1 - x0) // factor) * factor, -(-(y1 - y0) // factor) * factor
+    patch = torch.from_numpy(np.ascontiguousarray(ink.values[y0:y0 + height, x0:x0 + width]))
+    patch = F.pad(patch, [0, width - patch.shape[1], 0, height - patch.shape[0]])
+    reduced = F.avg_pool2d(patch[None, None], factor)[0, 0].numpy()
+    return WorkingCopy(Ink(reduced, ink.clean), factor, (x0, y0))
+
+
 # A wide picture (a number) gets a canvas up to this many times wider than high, so that its digits
 # are as large on it as one digit on a square canvas; the detector is convolutional, its second
 # stage reads boxes anywhere, and neither cares about the canvas's width.
