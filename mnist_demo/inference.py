@@ -331,18 +331,20 @@ class Predictor:
         for row, index in enumerate(kept):
             view, (region, own_ink, own_values) = views[index], regions[index]
             on_input = replace(view, input_box=work.to_input(view.input_box))
-            placed = on_input.frame_to_input_region(mask_logits[row], width, height)
+            placed = on_input.mask_on_input(mask_logits[row], width, height)
             if placed is not None:
-                (x0, y0, x1, y1), logits = placed
-                mask[y0:y1, x0:x1] |= (logits > 0).numpy()
+                (x0, y0, x1, y1), digit_mask = placed
+                mask[y0:y1, x0:x1] |= digit_mask
             best_part = groups[index][0]  # detections come most confident first
             detector_box = _round_box(torch.tensor(work.to_input(digit_boxes[index])), width, height)
             digit_truth = input_box(work, snap_to_ink(own_values, region), inked)
+            # on a drawing the solid ink is the ink rule's mask itself, so the box is the ground truth's
+            box = digit_truth if ink.clean else input_box(work, snap_to_ink(own_ink, region), None)
             readouts = self._readouts(view, mask_logits[row], detector_box, digit_truth or detector_box)
             readings.append(DigitReading(
                 label=int(probabilities[row].argmax()),
                 probabilities=tuple(round(float(p), 6) for p in probabilities[row]),
-                box=input_box(work, snap_to_ink(own_ink, region), inked if ink.clean else None) or detector_box,
+                box=box or detector_box,
                 detector_box=detector_box, detector_label=int(found.labels[best_part]),
                 detector_score=round(float(found.scores[best_part]), 4),
                 truth_box=digit_truth, digit=view.digit, **readouts,

@@ -134,13 +134,22 @@ def _sketch_layer(layer: Any) -> np.ndarray | None:
     return np.asarray(layer)
 
 
+def _alpha_band(layer: np.ndarray) -> np.ndarray:
+    """An RGBA layer's alpha, 0..255, as a contiguous array: Pillow splits an 8-bit band out
+    several times faster than numpy reads every fourth byte."""
+    if layer.dtype == np.uint8:
+        return np.asarray(Image.fromarray(layer).getchannel("A"))
+    return layer[..., 3].astype(np.float32)
+
+
 def sketch_to_ink(value: dict) -> Ink | np.ndarray:
     """A Gradio Sketchpad value: the strokes' alpha when the layers hold any (the cleanest ink),
     otherwise the composite (or background) as an ordinary picture, returned as grey."""
     layers = [array for array in map(_sketch_layer, value.get("layers") or []) if array is not None]
-    alphas = [layer[..., 3].astype(np.float32) / 255.0 for layer in layers if layer.ndim == 3 and layer.shape[2] == 4]
+    alphas = [_alpha_band(layer) for layer in layers if layer.ndim == 3 and layer.shape[2] == 4]
     if alphas and any(alpha.max() > 0 for alpha in alphas):
-        return Ink(np.maximum.reduce(alphas), clean=True)
+        alpha = alphas[0] if len(alphas) == 1 else np.maximum.reduce(alphas)
+        return Ink(np.multiply(alpha, np.float32(1 / 255), dtype=np.float32), clean=True)
     picture = value.get("composite")
     if picture is None:
         picture = value.get("background")
