@@ -3,11 +3,14 @@ JSON output itself (one object on stdout, optionally saved for the README's tabl
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import platform
 import statistics
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +39,19 @@ def write_result(result: dict[str, Any], out: str | os.PathLike | None) -> None:
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(result, indent=1) + "\n")
+
+
+@contextlib.contextmanager
+def scratch_folder() -> Iterator[str]:
+    """A temporary folder, removed afterwards, for what a benchmark's app and clients write: the
+    app's uploads and outputs (its GRADIO_TEMP_DIR; a server stopped before its cache expires
+    leaves them) and what gradio_client downloads (`Client(..., download_files=folder)`: every
+    output image, as a browser fetches it). gradio_client 2.7 also leaves an empty folder of its
+    own per download in the system temp folder (a load test left thousands); the temp folder
+    points here meanwhile, so nothing is left behind."""
+    with tempfile.TemporaryDirectory(prefix="mnist-demo-client-") as folder:
+        previous, tempfile.tempdir = tempfile.tempdir, folder
+        try:
+            yield folder
+        finally:
+            tempfile.tempdir = previous

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.common import environment, percentiles, write_result
+from benchmarks.common import environment, percentiles, scratch_folder, write_result
 from benchmarks.load import free_port, start_app
 from mnist_demo.data import load_digits, resolve_data_dir
 from mnist_demo.synthetic import as_sketchpad, pen_drawing, place
@@ -34,10 +34,10 @@ def sketch_png(folder: Path) -> Path:
     return path
 
 
-def round_trips(urls: dict[str, str], image: Path, requests: int) -> dict[str, dict[str, float]]:
+def round_trips(urls: dict[str, str], image: Path, requests: int, downloads: str) -> dict[str, dict[str, float]]:
     from gradio_client import Client, handle_file
 
-    clients = {name: Client(url, verbose=False) for name, url in urls.items()}
+    clients = {name: Client(url, verbose=False, download_files=downloads) for name, url in urls.items()}
     times: dict[str, list[float]] = {name: [] for name in urls}
     for index in range(requests + 5):
         for name, client in clients.items():
@@ -48,14 +48,14 @@ def round_trips(urls: dict[str, str], image: Path, requests: int) -> dict[str, d
     return {name: percentiles(values) for name, values in times.items()}
 
 
-def throughput(url: str, image: Path, clients: int, seconds: float) -> dict[str, float]:
+def throughput(url: str, image: Path, clients: int, seconds: float, downloads: str) -> dict[str, float]:
     from gradio_client import Client, handle_file
 
     done, failed, lock = [], [], threading.Lock()
     stop_at = time.monotonic() + seconds
 
     def drive() -> None:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, download_files=downloads)
         while time.monotonic() < stop_at:
             start = time.perf_counter()
             try:
@@ -82,15 +82,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="throughput run per app")
     parser.add_argument("--out", default=None, help="also write the JSON here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, scratch_folder() as downloads:
         image = sketch_png(Path(folder))
         ports = {"app": free_port(), "echo": free_port()}
-        servers = [start_app(ports["app"]),
-                   start_app(ports["echo"], command=("-m", "benchmarks.echo_app", "--image", str(image)))]
+        scratch = {"GRADIO_TEMP_DIR": downloads}
+        servers = [start_app(ports["app"], env=scratch),
+                   start_app(ports["echo"], command=("-m", "benchmarks.echo_app", "--image", str(image)), env=scratch)]
         try:
             urls = {name: f"http://127.0.0.1:{port}/" for name, port in ports.items()}
-            trips = round_trips(urls, image, args.requests)
-            rates = {name: throughput(url, image, args.clients, args.seconds) for name, url in urls.items()}
+            trips = round_trips(urls, image, args.requests, downloads)
+            rates = {name: throughput(url, image, args.clients, args.seconds, downloads) for name, url in urls.items()}
         finally:
             for server in servers:
                 server.terminate()

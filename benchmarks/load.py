@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import environment, write_result
+from benchmarks.common import environment, scratch_folder, write_result
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_IMAGE = REPO_ROOT / "examples" / "drawn_3.png"
@@ -66,11 +66,11 @@ def start_app(port: int, log: Path | None = None, command: tuple[str, ...] = ("a
 
 
 def drive(url: str, image: Path, stop_at: float, latencies: list[float], failures: list[str],
-          lock: threading.Lock) -> None:
+          lock: threading.Lock, downloads: str) -> None:
     """One client (gradio_client is not safe to share across threads), requests back to back."""
     from gradio_client import Client, handle_file
 
-    client = Client(url, verbose=False)
+    client = Client(url, verbose=False, download_files=downloads)
     while time.monotonic() < stop_at:
         start = time.perf_counter()
         try:
@@ -97,26 +97,27 @@ def main() -> None:
     parser.add_argument("--server-log", type=Path, default=None, help="write the app's output here")
     args = parser.parse_args()
     port = free_port()
-    server = start_app(port, args.server_log)
     url = f"http://127.0.0.1:{port}/"
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
-    try:
-        rss_idle = rss_megabytes(server.pid)
-        stop_at = time.monotonic() + args.warmup + args.seconds
-        threads = [threading.Thread(target=drive, args=(url, args.image, stop_at, latencies, failures, lock))
-                   for _ in range(args.clients)]
-        for thread in threads:
-            thread.start()
-        time.sleep(args.warmup)
-        rss_start, counted_from = rss_megabytes(server.pid), len(latencies)
-        for thread in threads:
-            thread.join()
-        rss_end = rss_megabytes(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with scratch_folder() as downloads:
+        server = start_app(port, args.server_log, env={"GRADIO_TEMP_DIR": downloads})
+        try:
+            rss_idle = rss_megabytes(server.pid)
+            stop_at = time.monotonic() + args.warmup + args.seconds
+            jobs = (url, args.image, stop_at, latencies, failures, lock, downloads)
+            threads = [threading.Thread(target=drive, args=jobs) for _ in range(args.clients)]
+            for thread in threads:
+                thread.start()
+            time.sleep(args.warmup)
+            rss_start, counted_from = rss_megabytes(server.pid), len(latencies)
+            for thread in threads:
+                thread.join()
+            rss_end = rss_megabytes(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     measured = sorted(latencies[counted_from:]) or [float("nan")]
     write_result({
         "benchmark": "load",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.common import scratch_folder
 from benchmarks.load import free_port, start_app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,8 +26,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python app.py` on a free port, the way people start it; stopped after the module."""
     port = free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
+    temp = tmp_path_factory.mktemp("gradio")  # the app's uploads and outputs
     try:
-        server = start_app(port, log, env={"MNIST_DEMO_DEVICE": "cpu"})
+        server = start_app(port, log, env={"MNIST_DEMO_DEVICE": "cpu", "GRADIO_TEMP_DIR": str(temp)})
     except RuntimeError:
         pytest.fail(f"app.py did not start; see {log}")
     url = f"http://127.0.0.1:{port}/"
@@ -35,14 +37,21 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.wait(timeout=30)
 
 
+@pytest.fixture
+def downloads() -> Iterator[str]:
+    """Where gradio_client puts the outputs it downloads; removed after the test."""
+    with scratch_folder() as folder:
+        yield folder
+
+
 def top_label(label_output: dict) -> str:
     return str(label_output["label"])
 
 
-def test_predict_endpoint_reads_an_example(app_url: str) -> None:
+def test_predict_endpoint_reads_an_example(app_url: str, downloads: str) -> None:
     from gradio_client import Client, handle_file
 
-    client = Client(app_url, verbose=False)
+    client = Client(app_url, verbose=False, download_files=downloads)
     number, label, overlay, digit, readouts, status = client.predict(handle_file(str(EXAMPLES / "drawn_3.png")),
                                                                      api_name="/predict")
     assert top_label(number) == "3" and top_label(label) == "3"
@@ -54,10 +63,10 @@ def test_predict_endpoint_reads_an_example(app_url: str) -> None:
     assert status.startswith("Read 1 digit in ")
 
 
-def test_predict_endpoint_reads_a_light_on_dark_example(app_url: str) -> None:
+def test_predict_endpoint_reads_a_light_on_dark_example(app_url: str, downloads: str) -> None:
     from gradio_client import Client, handle_file
 
-    client = Client(app_url, verbose=False)
+    client = Client(app_url, verbose=False, download_files=downloads)
     number, label, *_ = client.predict(handle_file(str(EXAMPLES / "light_on_dark_5.png")), api_name="/predict")
     assert top_label(number) == top_label(label) == "5"
 
@@ -114,13 +123,14 @@ ENDPOINT_CASES = ["empty file", "text file named .png", "truncated PNG", "decomp
 
 
 @pytest.mark.parametrize("name", ENDPOINT_CASES)
-def test_endpoint_answers_bad_inputs_and_keeps_serving(app_url: str, name: str, tmp_path: Path) -> None:
+def test_endpoint_answers_bad_inputs_and_keeps_serving(app_url: str, name: str, tmp_path: Path,
+                                                       downloads: str) -> None:
     from gradio_client import Client, handle_file
 
     from mnist_demo.hostile import CASES
 
     (case,) = [case for case in CASES if case.name == name]
-    client = Client(app_url, verbose=False)
+    client = Client(app_url, verbose=False, download_files=downloads)
     number, label, overlay, digit, readouts, status = client.predict(handle_file(str(case.build(tmp_path))),
                                                                      api_name="/predict")
     if case.expect == "number":
@@ -133,7 +143,7 @@ def test_endpoint_answers_bad_inputs_and_keeps_serving(app_url: str, name: str, 
     assert top_label(number) == "3"
 
 
-def test_eight_clients_at_once_all_get_answers(app_url: str) -> None:
+def test_eight_clients_at_once_all_get_answers(app_url: str, downloads: str) -> None:
     """A short concurrency check (the load benchmark is benchmarks/load.py): 8 clients, one
     `Client` per thread as gradio_client requires, for 10 seconds; every request answered."""
     from benchmarks.load import drive
@@ -142,8 +152,8 @@ def test_eight_clients_at_once_all_get_answers(app_url: str) -> None:
     failures: list[str] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + 10
-    threads = [threading.Thread(target=drive, args=(app_url, EXAMPLES / "drawn_3.png", stop_at, latencies, failures,
-                                                     lock)) for _ in range(8)]
+    jobs = (app_url, EXAMPLES / "drawn_3.png", stop_at, latencies, failures, lock, downloads)
+    threads = [threading.Thread(target=drive, args=jobs) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -152,7 +162,7 @@ def test_eight_clients_at_once_all_get_answers(app_url: str) -> None:
     assert len(latencies) >= 8
 
 
-def test_serving_writes_only_to_the_temp_folder_and_cleans_it(tmp_path: Path) -> None:
+def test_serving_writes_only_to_the_temp_folder_and_cleans_it(tmp_path: Path, downloads: str) -> None:
     """With files kept 2 s, everything a request wrote under GRADIO_TEMP_DIR is gone a few seconds
     later, and nothing was written in the repository."""
     from gradio_client import Client, handle_file
@@ -164,7 +174,7 @@ def test_serving_writes_only_to_the_temp_folder_and_cleans_it(tmp_path: Path) ->
     server = start_app(port, env={"GRADIO_TEMP_DIR": str(temp), "MNIST_DEMO_CACHE_SECONDS": "2",
                                   "MNIST_DEMO_DEVICE": "cpu"})
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=downloads)
         at_start = {path for path in temp.rglob("*") if path.is_file()}  # the examples, kept for the page
         for _ in range(3):
             number, *_ = client.predict(handle_file(str(EXAMPLES / "drawn_3.png")), api_name="/predict")
