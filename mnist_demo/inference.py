@@ -177,22 +177,51 @@ def input_box(work: WorkingCopy, box: Box | None, inked: np.ndarray | None) -> B
 
 
 # Two detections whose boxes touch are parts of one digit when together they are no wider than
-# this times their height: a digit is about as wide as tall at most, two side by side are wider.
+# this times their height (a digit is about as wide as tall at most, two side by side are wider)...
 MAX_DIGIT_ASPECT = 1.1
+# ...and the shorter is less than this share of the taller: the loop and the stem of a split 2 differ
+# in height, two digits written side by side on a line do not (a 1 beside a 4 is no wider than one digit).
+PART_HEIGHT_SHARE = 0.6
 
 
 def same_digit(first: torch.Tensor, second: torch.Tensor) -> bool:
     """Are two detection boxes parts of one digit? Yes when they share half the narrower one's
-    width (a bar above a stroke, a tail found twice), or when they touch and their union is
-    shaped like one digit (the loop and the stem of a 2 found apart), not like two side by side."""
+    width (a bar above a stroke, a tail found twice), or when they touch, differ in height and
+    their union is shaped like one digit (the loop and the stem of a 2 found apart), not like two
+    side by side."""
     widths = (first[2] - first[0], second[2] - second[0])
     shared = min(first[2], second[2]) - max(first[0], second[0])
     if shared >= 0.5 * max(min(widths), 1e-6):
         return True
+    heights = sorted((float(first[3] - first[1]), float(second[3] - second[1])))
+    if heights[0] >= PART_HEIGHT_SHARE * heights[1]:
+        return False
     grow = 0.05 * torch.stack([first[2:] - first[:2], second[2:] - second[:2]]).amax(dim=0)
     touching = bool((torch.maximum(first[:2], second[:2]) <= torch.minimum(first[2:], second[2:]) + grow).all())
     union = torch.cat([torch.minimum(first[:2], second[:2]), torch.maximum(first[2:], second[2:])])
     return touching and bool(union[2] - union[0] <= MAX_DIGIT_ASPECT * (union[3] - union[1]))
+
+
+# A detection holding two more confident ones side by side, each at least this share inside it, is
+# those digits read as one (the detector adds such a box over a pair of close 1s).
+SPANNED_SHARE = 0.7
+
+
+def not_spanning(boxes: torch.Tensor) -> list[int]:
+    """The detections (most confident first) to keep: all but those whose box holds two more
+    confident ones that are not parts of one digit."""
+    keep = []
+    for index, box in enumerate(boxes):
+        held = [other for other in boxes[:index] if share_inside(other, box) >= SPANNED_SHARE]
+        if all(same_digit(first, second) for first, second in itertools.combinations(held, 2)):
+            keep.append(index)
+    return keep
+
+
+def share_inside(box: torch.Tensor, container: torch.Tensor) -> float:
+    """How much of `box`'s area lies inside `container`."""
+    overlap = (torch.minimum(box[2:], container[2:]) - torch.maximum(box[:2], container[:2])).clamp(min=0).prod()
+    return float(overlap / (box[2:] - box[:2]).prod().clamp(min=1e-6))
 
 
 def group_parts(boxes: torch.Tensor) -> list[list[int]]:
@@ -302,6 +331,8 @@ class Predictor:
         timer.lap("detector")
         if len(found.scores) == 0:
             return self._empty(ink, NOT_A_DIGIT, timer)
+        whole = not_spanning(found.boxes)
+        found = Detections(found.boxes[whole], found.labels[whole], found.scores[whole])
         boxes = placement.to_input(found.boxes)  # in working pixels
         groups = group_parts(boxes)
         # Parts of one digit are read as one: the union of their boxes, the best part's label and score.

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mnist_demo.data import DigitSet
-from mnist_demo.inference import Predictor
+from mnist_demo.inference import Predictor, not_spanning, same_digit
 from mnist_demo.metrics import paired_box_iou
 from mnist_demo.synthetic import as_sketchpad, pen_drawing, write_number
 from mnist_demo.ui import CANVAS_SIZE
@@ -74,3 +74,26 @@ def test_a_digit_twice_as_large_as_its_neighbours(predictor: Predictor, first_of
     assert result.number == "172", [(d.label, d.box) for d in result.digits]
     big = result.digits[1].box
     assert big[3] - big[1] > 1.6 * (result.digits[0].box[3] - result.digits[0].box[1])
+
+
+@pytest.mark.parametrize(("height", "gap"), [(150, 30), (200, 30)])
+def test_two_ones_side_by_side_are_two_digits(predictor: Predictor, first_of_each_label: dict, height: int,
+                                              gap: int) -> None:
+    """Read as "1" before: the detector added a box over both 1s, or the two 1s' boxes touched
+    and their union was no wider than one digit, and they were taken for parts of one."""
+    sketch, _ = number_sketch(first_of_each_label, "11", heights=height, gap=gap)
+    result = predictor.predict(sketch)
+    assert result.number == "11", [(d.label, d.detector_box) for d in result.digits]
+
+
+def test_parts_of_one_digit_are_one_digit() -> None:
+    """Boxes stacked or touching, of different heights, shaped like one digit together: one digit;
+    two boxes of one height side by side, or a box over two digits: two."""
+    box = torch.tensor
+    assert same_digit(box([10.0, 0, 50, 30]), box([12.0, 28, 48, 100]))  # a bar above a stroke (a 7's)
+    assert same_digit(box([0.0, 0, 40, 55]), box([30.0, 0, 60, 100]))  # a 4 found as its corner and its stem
+    assert not same_digit(box([0.0, 0, 40, 100]), box([38.0, 0, 100, 100]))  # a 1 touching a 4
+    assert not same_digit(box([0.0, 0, 60, 100]), box([70.0, 0, 130, 100]))  # apart
+    pair = box([[0.0, 0, 30, 100], [40.0, 0, 70, 100], [0.0, 0, 70, 100]])  # most confident first
+    assert not_spanning(pair) == [0, 1]
+    assert not_spanning(pair[[2, 0, 1]]) == [0, 1, 2], "only a less confident box is dropped"
