@@ -106,6 +106,25 @@ def decode(output: DetectorOutput, stride: int, score_threshold: float, max_digi
 # Digits on a canvas do not overlap: two refined boxes this alike are one digit proposed twice
 # (two heatmap peaks on one long stroke), and the less confident one goes.
 DUPLICATE_IOU = 0.5
+# A proposal lying this much inside a more confident one is a part of that digit (a loop, a
+# stroke) proposed on its own: the predictor would read it as part of that digit anyway.
+NESTED_SHARE = 0.9
+
+
+def not_nested(boxes: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Of the boxes at `order` (most confident first), those not lying NESTED_SHARE or more inside
+    an earlier one that is kept. Written here: torchvision's box ops give IoU, not the share of
+    one box inside another."""
+    kept: list[int] = []
+    for index in order.tolist():
+        box = boxes[index]
+        if kept:
+            others = boxes[kept]
+            inside = (torch.minimum(box[2:], others[:, 2:]) - torch.maximum(box[:2], others[:, :2])).clamp(min=0)
+            if bool((inside.prod(dim=1) >= NESTED_SHARE * (box[2:] - box[:2]).prod()).any()):
+                continue
+        kept.append(index)
+    return torch.tensor(kept, dtype=torch.long)
 
 
 @torch.inference_mode()
@@ -117,15 +136,16 @@ def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3
     A detection's score is its heatmap peak times the class probability. The first stage only
     proposes, so it runs in mixed precision where the hardware has it; the second stage, which
     places the boxes to a fraction of a pixel, runs in full precision. `prune_proposals` drops
-    duplicate proposals before the second stage reads them (the app's fast path: one digit often
-    has 3-4 heatmap peaks, each a full classifier pass); evaluation keeps them all.
+    duplicate proposals, and proposals nested in a more confident one, before the second stage
+    reads them (the app's fast path: one digit often has 3-4 heatmap peaks, each a full
+    classifier pass); evaluation keeps them all.
     """
     with autocast_for(canvases.device):
         output = model(canvases)
     proposals = decode(output, model.config.stride, score_threshold, max_digits)
     if prune_proposals:
         proposals = [Detections(p.boxes[keep], p.labels[keep], p.scores[keep])
-                     for p in proposals for keep in [nms(p.boxes, p.scores, DUPLICATE_IOU)]]
+                     for p in proposals for keep in [not_nested(p.boxes, nms(p.boxes, p.scores, DUPLICATE_IOU))]]
     if not any(len(p.boxes) for p in proposals):
         return proposals
     class_logits, refined = model.read_boxes(canvases, [p.boxes for p in proposals])

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from mnist_demo.data import DigitSet
+from mnist_demo.detection import not_nested
 from mnist_demo.inference import Predictor, not_spanning, same_digit
 from mnist_demo.metrics import paired_box_iou
 from mnist_demo.synthetic import as_sketchpad, pen_drawing, write_number
@@ -97,3 +98,11 @@ def test_parts_of_one_digit_are_one_digit() -> None:
     pair = box([[0.0, 0, 30, 100], [40.0, 0, 70, 100], [0.0, 0, 70, 100]])  # most confident first
     assert not_spanning(pair) == [0, 1]
     assert not_spanning(pair[[2, 0, 1]]) == [0, 1, 2], "only a less confident box is dropped"
+
+
+def test_proposals_nested_in_a_more_confident_one_are_not_read() -> None:
+    """The predictor's fast path: a proposal lying almost wholly inside a more confident kept one
+    (a digit's loop proposed on its own) is dropped before the second stage; neighbours are not."""
+    boxes = torch.tensor([[0.0, 0, 50, 80], [10.0, 10, 45, 60], [60.0, 0, 100, 80], [40.0, 0, 70, 80]])
+    assert not_nested(boxes, torch.arange(4)).tolist() == [0, 2, 3]
+    assert not_nested(boxes, torch.tensor([1, 0, 2])).tolist() == [1, 0, 2], "a smaller, stronger box stays"
