@@ -315,7 +315,7 @@ class Predictor:
         truth_box = mask_box(inked)
         if truth_box is None:
             return self._empty(ink, BLANK if ink.clean else NOTHING_STANDS_OUT, timer)
-        if float((ink.values[::4, ::4] > STROKE_LEVEL).mean()) > MAX_INK_COVERAGE:  # every 16th pixel will do
+        if float((ink.values[::4, ::4] > STROKE_LEVEL * ink.full).mean()) > MAX_INK_COVERAGE:  # every 16th pixel
             return self._empty(ink, SCRIBBLES, timer)
         # From here on the models' work is done on the ink's surroundings, reduced when large.
         work = working_copy(ink, surroundings(truth_box, width, height), working_factor(ink, truth_box))

@@ -35,14 +35,21 @@ ImageSource = dict | Image.Image | np.ndarray | str | os.PathLike
 
 @dataclass(frozen=True)
 class Ink:
-    """An input turned into white-on-black ink intensities, 0..1, at its own resolution."""
+    """An input turned into white-on-black ink intensities at its own resolution: float32 0..1,
+    or uint8 0..255 when read straight from 8-bit Sketchpad strokes (an 800x800 layer is then
+    turned into floats only where the models read it, on the predictor's working copy)."""
 
-    values: np.ndarray  # (H, W) float32
+    values: np.ndarray  # (H, W) float32 0..1, or uint8 0..255
     clean: bool  # True when the ink came straight from the Sketchpad's stroke layers
 
     @property
     def size(self) -> tuple[int, int]:
         return self.values.shape[1], self.values.shape[0]
+
+    @property
+    def full(self) -> float:
+        """The value of full ink: 255 for uint8 values, 1 for floats."""
+        return 255.0 if self.values.dtype == np.uint8 else 1.0
 
 
 # ---------------------------------------------------------------------------- reading inputs
@@ -135,11 +142,11 @@ def _sketch_layer(layer: Any) -> np.ndarray | None:
 
 
 def _alpha_band(layer: np.ndarray) -> np.ndarray:
-    """An RGBA layer's alpha, 0..255, as a contiguous array: Pillow splits an 8-bit band out
-    several times faster than numpy reads every fourth byte."""
+    """An RGBA layer's alpha as a contiguous array, uint8 0..255 as it is (Pillow splits an 8-bit
+    band out several times faster than numpy reads every fourth byte), other types as float 0..1."""
     if layer.dtype == np.uint8:
         return np.asarray(Image.fromarray(layer).getchannel("A"))
-    return layer[..., 3].astype(np.float32)
+    return layer[..., 3].astype(np.float32) / 255.0
 
 
 def sketch_to_ink(value: dict) -> Ink | np.ndarray:
@@ -148,8 +155,7 @@ def sketch_to_ink(value: dict) -> Ink | np.ndarray:
     layers = [array for array in map(_sketch_layer, value.get("layers") or []) if array is not None]
     alphas = [_alpha_band(layer) for layer in layers if layer.ndim == 3 and layer.shape[2] == 4]
     if alphas and any(alpha.max() > 0 for alpha in alphas):
-        alpha = alphas[0] if len(alphas) == 1 else np.maximum.reduce(alphas)
-        return Ink(np.multiply(alpha, np.float32(1 / 255), dtype=np.float32), clean=True)
+        return Ink(alphas[0] if len(alphas) == 1 else np.maximum.reduce(alphas), clean=True)
     picture = value.get("composite")
     if picture is None:
         picture = value.get("background")

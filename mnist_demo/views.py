@@ -89,11 +89,13 @@ def working_copy(ink: Ink, region: tuple[int, int, int, int], factor: int) -> Wo
     to whole working pixels, the input's edge padded with paper."""
     x0, y0, x1, y1 = region
     if factor == 1:
-        return WorkingCopy(Ink(ink.values[y0:y1, x0:x1], ink.clean), 1, (x0, y0))
+        patch = ink.values[y0:y1, x0:x1]
+        values = patch if ink.full == 1 else np.multiply(patch, np.float32(1 / ink.full), dtype=np.float32)
+        return WorkingCopy(Ink(values, ink.clean), 1, (x0, y0))
     width, height = -(-(x1 - x0) // factor) * factor, -(-(y1 - y0) // factor) * factor
-    patch = torch.from_numpy(np.ascontiguousarray(ink.values[y0:y0 + height, x0:x0 + width]))
+    patch = torch.tensor(ink.values[y0:y0 + height, x0:x0 + width], dtype=torch.float32)  # a copy: may be read-only
     patch = F.pad(patch, [0, width - patch.shape[1], 0, height - patch.shape[0]])
-    reduced = F.avg_pool2d(patch[None, None], factor)[0, 0].numpy()
+    reduced = F.avg_pool2d(patch[None, None], factor)[0, 0].numpy() / np.float32(ink.full)
     return WorkingCopy(Ink(reduced, ink.clean), factor, (x0, y0))
 
 
@@ -114,7 +116,7 @@ def letterbox(ink: Ink, region: tuple[int, int, int, int] | None = None,
     canvas_width = canvas_size * int(np.clip(np.ceil(width / height - 0.25), 1, MAX_CANVAS_ASPECT))
     scale = min(canvas_size / height, canvas_width / width)
     new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))
-    patch = torch.from_numpy(np.ascontiguousarray(ink.values[y0:y1, x0:x1]))
+    patch = torch.from_numpy(np.ascontiguousarray(ink.values[y0:y1, x0:x1])).float() / ink.full
     resized = TF.resize(patch[None, None], [new_height, new_width], antialias=True)
     canvas = torch.zeros(1, 1, canvas_size, canvas_width)
     left, top = (canvas_width - new_width) // 2, (canvas_size - new_height) // 2
