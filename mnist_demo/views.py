@@ -219,7 +219,8 @@ def mnist_view(values: np.ndarray, region: tuple[int, int, int, int]) -> DigitVi
     zoom = work_side / max(tx1 - tx0, ty1 - ty0)
     size = [max(1, round((ty1 - ty0) * zoom)), max(1, round((tx1 - tx0) * zoom))]
     big = TF.resize(crop[None, None], size, antialias=True)[0, 0].clamp(min=0)
-    margin = work_side // 2
+    # room for the strokes to grow: thickening to MNIST's width adds at most half of it each side
+    margin = int(np.ceil(MNIST_STROKE_WIDTH * STROKE_SCALE / 2)) + 1
     big = thicken_strokes(F.pad(big, [margin] * 4), MNIST_STROKE_WIDTH * STROKE_SCALE)
     bx0, by0, bx1, by1 = ink_box((big / big.max().clamp(min=1e-6)).numpy())
     big = big[by0:by1, bx0:bx1]
