@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from torchvision.ops import generalized_box_iou_loss, nms
 
 from mnist_demo.devices import autocast_for
-from mnist_demo.metrics import Detections
+from mnist_demo.metrics import Detections, share_inside
 from mnist_demo.models import Detector, DetectorOutput, digit_frames
 
 
@@ -113,17 +113,12 @@ NESTED_SHARE = 0.9
 
 def not_nested(boxes: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """Of the boxes at `order` (most confident first), those not lying NESTED_SHARE or more inside
-    an earlier one that is kept. Written here: torchvision's box ops give IoU, not the share of
-    one box inside another."""
+    an earlier one that is kept."""
+    inside = share_inside(boxes, boxes)
     kept: list[int] = []
     for index in order.tolist():
-        box = boxes[index]
-        if kept:
-            others = boxes[kept]
-            inside = (torch.minimum(box[2:], others[:, 2:]) - torch.maximum(box[:2], others[:, :2])).clamp(min=0)
-            if bool((inside.prod(dim=1) >= NESTED_SHARE * (box[2:] - box[:2]).prod()).any()):
-                continue
-        kept.append(index)
+        if not kept or not bool((inside[index, kept] >= NESTED_SHARE).any()):
+            kept.append(index)
     return torch.tensor(kept, dtype=torch.long)
 
 

@@ -17,7 +17,7 @@ from mnist_demo.constants import DETECTION_THRESHOLD, IMAGE_SIZE, NUM_CLASSES
 from mnist_demo.data import ink_mask, normalise
 from mnist_demo.detection import detect
 from mnist_demo.devices import pick_device
-from mnist_demo.metrics import Detections, dice, iou, paired_box_iou
+from mnist_demo.metrics import Detections, dice, iou, paired_box_iou, share_inside
 from mnist_demo.models import Classifier, Detector, UNet, for_inference
 from mnist_demo.preprocessing import ImageSource, Ink, ink_box, mask_box, to_ink
 from mnist_demo.views import (
@@ -161,7 +161,7 @@ def snap_to_ink(ink_here: np.ndarray, region: Box) -> Box | None:
     return None if tight is None else (x0 + tight[0], y0 + tight[1], x0 + tight[2], y0 + tight[3])
 
 
-def input_box(work: WorkingCopy, box: Box | None, inked: np.ndarray | None) -> Box | None:
+def box_on_input(work: WorkingCopy, box: Box | None, inked: np.ndarray | None) -> Box | None:
     """A box of working pixels -> input pixels. From a reduced copy, and given the input's ink
     mask, snapped to the input's own ink within a working pixel of it: boxes keep the input's
     precision (an averaged pixel of faint edges can fall below the ink rule)."""
@@ -210,18 +210,13 @@ SPANNED_SHARE = 0.7
 def not_spanning(boxes: torch.Tensor) -> list[int]:
     """The detections (most confident first) to keep: all but those whose box holds two more
     confident ones that are not parts of one digit."""
+    inside = share_inside(boxes, boxes)
     keep = []
-    for index, box in enumerate(boxes):
-        held = [other for other in boxes[:index] if share_inside(other, box) >= SPANNED_SHARE]
+    for index in range(len(boxes)):
+        held = [boxes[other] for other in range(index) if inside[other, index] >= SPANNED_SHARE]
         if all(same_digit(first, second) for first, second in itertools.combinations(held, 2)):
             keep.append(index)
     return keep
-
-
-def share_inside(box: torch.Tensor, container: torch.Tensor) -> float:
-    """How much of `box`'s area lies inside `container`."""
-    overlap = (torch.minimum(box[2:], container[2:]) - torch.maximum(box[:2], container[:2])).clamp(min=0).prod()
-    return float(overlap / (box[2:] - box[:2]).prod().clamp(min=1e-6))
 
 
 def group_parts(boxes: torch.Tensor) -> list[list[int]]:
@@ -368,9 +363,9 @@ class Predictor:
                 mask[y0:y1, x0:x1] |= digit_mask
             best_part = groups[index][0]  # detections come most confident first
             detector_box = _round_box(torch.tensor(work.to_input(digit_boxes[index])), width, height)
-            digit_truth = input_box(work, snap_to_ink(own_values, region), inked)
+            digit_truth = box_on_input(work, snap_to_ink(own_values, region), inked)
             # on a drawing the solid ink is the ink rule's mask itself, so the box is the ground truth's
-            box = digit_truth if ink.clean else input_box(work, snap_to_ink(own_ink, region), None)
+            box = digit_truth if ink.clean else box_on_input(work, snap_to_ink(own_ink, region), None)
             readouts = self._readouts(view, mask_logits[row], detector_box, digit_truth or detector_box)
             readings.append(DigitReading(
                 label=int(probabilities[row].argmax()),

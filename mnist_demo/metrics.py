@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torchvision.ops import box_iou
+from torchvision.ops import box_area, box_iou
 
 
 def _flat(masks: torch.Tensor) -> torch.Tensor:
@@ -33,6 +33,16 @@ def paired_box_iou(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     if len(predicted) == 0:
         return torch.zeros(0)
     return box_iou(predicted.float(), target.float()).diagonal()
+
+
+def share_inside(boxes: torch.Tensor, containers: torch.Tensor) -> torch.Tensor:
+    """(K, M): how much of each of the (K, 4) boxes' area lies inside each of the (M, 4)
+    containers. Written here: torchvision's box ops give IoU, which does not tell a part lying
+    inside a larger box from two boxes half overlapping."""
+    corner = torch.maximum(boxes[:, None, :2], containers[None, :, :2])
+    far = torch.minimum(boxes[:, None, 2:], containers[None, :, 2:])
+    overlap = (far - corner).clamp(min=0).prod(dim=2)
+    return overlap / box_area(boxes)[:, None].clamp(min=1e-6)
 
 
 @dataclass(frozen=True)

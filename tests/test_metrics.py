@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mnist_demo.data import ink_boxes
-from mnist_demo.metrics import Detections, average_precision, dice, iou, paired_box_iou
+from mnist_demo.metrics import Detections, average_precision, dice, iou, paired_box_iou, share_inside
 
 
 def mask(*rows: str) -> torch.Tensor:
@@ -135,3 +135,10 @@ class TestInkBoxes:
     def test_one_box_per_mask_and_zeros_when_empty(self) -> None:
         masks = torch.stack([mask("#...", "....", "...."), mask("....", "....", "...."), mask("....", "....", "...#")])
         assert ink_boxes(masks).tolist() == [[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0], [3.0, 2.0, 4.0, 3.0]]
+
+
+def test_share_inside_is_the_part_of_each_box_within_each_container() -> None:
+    boxes = torch.tensor([[0.0, 0, 10, 10], [5.0, 0, 15, 10]])
+    containers = torch.tensor([[0.0, 0, 10, 10], [-5.0, -5, 30, 30]])
+    assert share_inside(boxes, containers).tolist() == [[1.0, 1.0], [0.5, 1.0]]
+    assert share_inside(containers, boxes)[1].tolist() == pytest.approx([100 / 1225, 100 / 1225])
