@@ -346,6 +346,7 @@ class Predictor:
         kept = [index for index, view in enumerate(views) if view is not None]
         if not kept:
             return self._empty(ink, SCRIBBLES if SCRIBBLES in refused else DOT, timer)
+        detector_boxes = work.boxes_to_input(torch.tensor([digit_boxes[i] for i in kept], dtype=torch.float32))
         timer.lap("crop")
         batch = normalise(torch.from_numpy(np.stack([views[i].digit for i in kept])))[:, None].to(self.device)
         probabilities = torch.softmax(self.classifier(batch).float(), dim=1).cpu()
@@ -362,7 +363,7 @@ class Predictor:
                 (x0, y0, x1, y1), digit_mask = placed
                 mask[y0:y1, x0:x1] |= digit_mask
             best_part = groups[index][0]  # detections come most confident first
-            detector_box = _round_box(torch.tensor(work.to_input(digit_boxes[index])), width, height)
+            detector_box = _round_box(detector_boxes[row], width, height)
             digit_truth = box_on_input(work, snap_to_ink(own_values, region), inked)
             # on a drawing the solid ink is the ink rule's mask itself, so the box is the ground truth's
             box = digit_truth if ink.clean else box_on_input(work, snap_to_ink(own_ink, region), None)
