@@ -71,7 +71,7 @@ class Classifier(nn.Module):
 
 @dataclass(frozen=True)
 class UNetConfig:
-    widths: tuple[int, int, int] = (16, 32, 64)
+    widths: tuple[int, int, int] = (8, 16, 32)
     # The ground truth counts every pixel > 0, and MNIST's anti-aliased edges are very faint:
     # a second input channel, the image raised to this power, makes them as visible as the strokes.
     faint_ink_gamma: float = 0.25
@@ -114,7 +114,7 @@ class UNet(nn.Module):
 class DetectorConfig:
     canvas_size: int = CANVAS_SIZE
     stride: int = DETECTOR_STRIDE
-    widths: tuple[int, int, int, int] = (16, 32, 64, 64)
+    widths: tuple[int, int, int, int] = (16, 32, 32, 32)
     roi_widths: tuple[int, int, int] = (32, 64, 128)
     num_classes: int = NUM_CLASSES
 
