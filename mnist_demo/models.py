@@ -114,7 +114,7 @@ class UNet(nn.Module):
 class DetectorConfig:
     canvas_size: int = CANVAS_SIZE
     stride: int = DETECTOR_STRIDE
-    widths: tuple[int, int, int, int] = (16, 32, 32, 32)
+    widths: tuple[int, int, int, int] = (16, 32, 64, 64)
     roi_widths: tuple[int, int, int] = (32, 64, 128)
     num_classes: int = NUM_CLASSES
 
