@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.nn import functional as F
 from torchvision.transforms.v2 import functional as TF
 
@@ -78,11 +79,6 @@ class WorkingCopy:
         (x, y), k = self.origin, self.factor
         return x + box[0] * k, y + box[1] * k, x + box[2] * k, y + box[3] * k
 
-    def boxes_to_input(self, boxes: torch.Tensor) -> torch.Tensor:
-        """(K, 4) boxes in working pixels -> input pixels."""
-        x, y = self.origin
-        return boxes * self.factor + torch.tensor([x, y, x, y], dtype=boxes.dtype)
-
 
 def working_copy(ink: Ink, region: tuple[int, int, int, int], factor: int) -> WorkingCopy:
     """`region` of `ink` (input pixels) reduced by `factor` (an area average); the region grows
@@ -93,9 +89,10 @@ def working_copy(ink: Ink, region: tuple[int, int, int, int], factor: int) -> Wo
         values = patch if ink.full == 1 else np.multiply(patch, np.float32(1 / ink.full), dtype=np.float32)
         return WorkingCopy(Ink(values, ink.clean), 1, (x0, y0))
     width, height = -(-(x1 - x0) // factor) * factor, -(-(y1 - y0) // factor) * factor
-    patch = torch.tensor(ink.values[y0:y0 + height, x0:x0 + width], dtype=torch.float32)  # a copy: may be read-only
-    patch = F.pad(patch, [0, width - patch.shape[1], 0, height - patch.shape[0]])
-    reduced = F.avg_pool2d(patch[None, None], factor)[0, 0].numpy() / np.float32(ink.full)
+    # Pillow's crop pads past the edge with 0 (paper) and its reduce is the exact block mean,
+    # in float ('F') so that faint ink keeps its value: twice as fast as torch's avg_pool2d here.
+    patch = Image.fromarray(ink.values).crop((x0, y0, x0 + width, y0 + height))
+    reduced = np.asarray(patch.convert("F").reduce(factor)) / np.float32(ink.full)
     return WorkingCopy(Ink(reduced, ink.clean), factor, (x0, y0))
 
 
