@@ -42,6 +42,15 @@ def _on_white(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def _opaque(rgba: np.ndarray) -> bool:
+    """Is every pixel of an (H, W, 4) uint8 array opaque? Read as one little-endian 32-bit word per
+    pixel, alpha is the top byte: all are opaque when the smallest word is at least 0xFF000000
+    (a third of the time of reading every fourth byte)."""
+    if not rgba.flags.c_contiguous:
+        return bool(rgba[..., 3].min() == 255)
+    return bool(rgba.view("<u4").min() >= 0xFF000000)
+
+
 def display_image(source: ImageSource) -> Image.Image:
     """The user's picture as they see it, an RGB (or RGBX) image of its own (drawing on it changes
     nothing of the source), transparency shown on white."""
@@ -57,7 +66,7 @@ def display_image(source: ImageSource) -> Image.Image:
     if isinstance(source, Image.Image):
         return _on_white(ImageOps.exif_transpose(source))
     array = np.asarray(source)
-    if array.ndim == 3 and array.shape[2] == 4 and array.dtype == np.uint8 and array[..., 3].min() == 255:
+    if array.ndim == 3 and array.shape[2] == 4 and array.dtype == np.uint8 and _opaque(array):
         # Opaque (the Sketchpad's composite): read as RGBX, the alpha byte ignored, which Pillow
         # draws on and saves as JPEG as it would RGB; 0.1 ms where converting to RGB takes 0.7.
         return Image.frombytes("RGBX", (array.shape[1], array.shape[0]), np.ascontiguousarray(array))
@@ -83,22 +92,31 @@ def render_overlay(image: Image.Image, prediction: Prediction) -> Image.Image:
     mask = prediction.mask
     inked = mask_box(mask) if mask.shape == (image.height, image.width) else None
     if inked is not None:
+        # the mask's box tinted as a whole (Image.blend), then pasted back through the 1-bit mask:
+        # a third faster than pasting the colour through a translucent 8-bit mask
+        region = image.crop(inked)
+        tinted = Image.blend(region, Image.new(region.mode, region.size, MASK_COLOUR), MASK_ALPHA)
         x0, y0, x1, y1 = inked
-        alpha = Image.fromarray(mask[y0:y1, x0:x1].astype(np.uint8) * round(255 * MASK_ALPHA))
-        image.paste(MASK_COLOUR, inked, alpha)
+        image.paste(tinted, inked, Image.fromarray(mask[y0:y1, x0:x1]))
     draw = ImageDraw.Draw(image)
-    line, font = max(2, side // 200), label_font(max(12, side // 28))
+    line, font_size = max(2, side // 200), max(12, side // 28)
     for reading in prediction.digits:
         x0, y0, x1, y1 = reading.box
         draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=BOX_COLOUR, width=line)
-        caption = f"{reading.label}  {reading.confidence:.0%}"
-        # on a tab above the box where there is room, so that it hides none of the digit
-        left, top, right, bottom = draw.textbbox((0, 0), caption, font=font, anchor="lb")
-        tab = bottom - top + 2 * line
-        base = y0 - line if y0 >= tab else y0 + tab - line  # the caption's bottom
-        draw.rectangle((x0, base + line - tab, x0 + right - left + 2 * line, base + line), fill=BOX_COLOUR)
-        draw.text((x0 + line, base), caption, fill="white", font=font, anchor="lb")
+        tab = caption_tab(f"{reading.label}  {reading.confidence:.0%}", font_size, line, image.mode)
+        # above the box where there is room, so that it hides none of the digit
+        image.paste(tab, (x0, y0 - tab.height + 1 if y0 >= tab.height - 1 else y0))
     return image
+
+
+@lru_cache(maxsize=1024)
+def caption_tab(caption: str, font_size: int, line: int, mode: str) -> Image.Image:
+    """A box's caption, white on a tab of the box's colour, drawn once per caption and size: the
+    same few captions come back with every pen stroke, and rendering text is a fifth of the overlay."""
+    left, top, right, bottom = label_font(font_size).getbbox(caption, anchor="lb")
+    tab = Image.new(mode, (right - left + 2 * line + 1, bottom - top + 2 * line + 1), BOX_COLOUR)
+    ImageDraw.Draw(tab).text((line, line - top), caption, fill="white", font=label_font(font_size), anchor="lb")
+    return tab
 
 
 def enlarge_digit(digit: np.ndarray, scale: int = DIGIT_VIEW_SCALE) -> np.ndarray:
