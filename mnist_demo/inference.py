@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from mnist_demo.models import Classifier, Detector, UNet, for_inference
 from mnist_demo.preprocessing import ImageSource, Ink, ink_box, mask_box, to_ink
 from mnist_demo.views import (
     STROKE_LEVEL,
-    DigitView,
     WorkingCopy,
     letterbox,
     mnist_like_strokes,
@@ -184,22 +184,27 @@ MAX_DIGIT_ASPECT = 1.1
 PART_HEIGHT_SHARE = 0.6
 
 
-def same_digit(first: torch.Tensor, second: torch.Tensor) -> bool:
+def union(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    """The smallest box holding all of `boxes`."""
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def same_digit(first: Sequence[float], second: Sequence[float]) -> bool:
     """Are two detection boxes parts of one digit? Yes when they share half the narrower one's
     width (a bar above a stroke, a tail found twice), or when they touch, differ in height and
     their union is shaped like one digit (the loop and the stem of a 2 found apart), not like two
-    side by side."""
-    widths = (first[2] - first[0], second[2] - second[0])
-    shared = min(first[2], second[2]) - max(first[0], second[0])
-    if shared >= 0.5 * max(min(widths), 1e-6):
+    side by side. (Boxes as plain numbers: a handful of them per input, where a tensor operation
+    per comparison would cost more than the arithmetic.)"""
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = map(float, first), map(float, second)
+    if min(ax1, bx1) - max(ax0, bx0) >= 0.5 * max(min(ax1 - ax0, bx1 - bx0), 1e-6):
         return True
-    heights = sorted((float(first[3] - first[1]), float(second[3] - second[1])))
-    if heights[0] >= PART_HEIGHT_SHARE * heights[1]:
+    short, tall = sorted((ay1 - ay0, by1 - by0))
+    if short >= PART_HEIGHT_SHARE * tall:
         return False
-    grow = 0.05 * torch.stack([first[2:] - first[:2], second[2:] - second[:2]]).amax(dim=0)
-    touching = bool((torch.maximum(first[:2], second[:2]) <= torch.minimum(first[2:], second[2:]) + grow).all())
-    union = torch.cat([torch.minimum(first[:2], second[:2]), torch.maximum(first[2:], second[2:])])
-    return touching and bool(union[2] - union[0] <= MAX_DIGIT_ASPECT * (union[3] - union[1]))
+    grow_x, grow_y = 0.05 * max(ax1 - ax0, bx1 - bx0), 0.05 * max(ay1 - ay0, by1 - by0)
+    touching = max(ax0, bx0) <= min(ax1, bx1) + grow_x and max(ay0, by0) <= min(ay1, by1) + grow_y
+    x0, y0, x1, y1 = union([(ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1)])
+    return touching and x1 - x0 <= MAX_DIGIT_ASPECT * (y1 - y0)
 
 
 # A detection holding two more confident ones side by side, each at least this share inside it, is
@@ -210,29 +215,27 @@ SPANNED_SHARE = 0.7
 def not_spanning(boxes: torch.Tensor) -> list[int]:
     """The detections (most confident first) to keep: all but those whose box holds two more
     confident ones that are not parts of one digit."""
-    inside = share_inside(boxes, boxes)
+    inside, listed = share_inside(boxes, boxes).tolist(), boxes.tolist()
     keep = []
-    for index in range(len(boxes)):
-        held = [boxes[other] for other in range(index) if inside[other, index] >= SPANNED_SHARE]
+    for index in range(len(listed)):
+        held = [listed[other] for other in range(index) if inside[other][index] >= SPANNED_SHARE]
         if all(same_digit(first, second) for first, second in itertools.combinations(held, 2)):
             keep.append(index)
     return keep
 
 
-def group_parts(boxes: torch.Tensor) -> list[list[int]]:
+def group_parts(boxes: Sequence[Sequence[float]]) -> list[list[int]]:
     """Group detections (most confident first) that are parts of one digit, merging groups until
     no two are `same_digit`; each group lists its detections most confident first."""
     groups = [[index] for index in range(len(boxes))]
-    extents = [box.clone() for box in boxes]
+    extents = [tuple(box) for box in boxes]
     merged = True
     while merged:
         merged = False
         for a, b in itertools.combinations(range(len(groups)), 2):
             if same_digit(extents[a], extents[b]):
                 groups[a] = sorted(groups[a] + groups.pop(b))
-                extent = extents.pop(b)
-                extents[a] = torch.cat([torch.minimum(extents[a][:2], extent[:2]),
-                                        torch.maximum(extents[a][2:], extent[2:])])
+                extents[a] = union([extents[a], extents.pop(b)])
                 merged = True
                 break
     return groups
@@ -275,8 +278,8 @@ def keep_own_ink(values: np.ndarray, own: Box, others: list[Box]) -> np.ndarray:
     return kept
 
 
-def _round_box(box: torch.Tensor, width: int, height: int) -> Box:
-    x0, y0, x1, y1 = box.tolist()
+def _round_box(box: Sequence[float], width: int, height: int) -> Box:
+    x0, y0, x1, y1 = box
     return (max(0, int(np.floor(x0))), max(0, int(np.floor(y0))),
             min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1))))
 
@@ -328,11 +331,10 @@ class Predictor:
             return self._empty(ink, NOT_A_DIGIT, timer)
         whole = not_spanning(found.boxes)
         found = Detections(found.boxes[whole], found.labels[whole], found.scores[whole])
-        boxes = placement.to_input(found.boxes)  # in working pixels
+        boxes = placement.to_input(found.boxes).tolist()  # in working pixels
         groups = group_parts(boxes)
         # Parts of one digit are read as one: the union of their boxes, the best part's label and score.
-        digit_boxes = [_round_box(torch.cat([boxes[g, :2].amin(dim=0), boxes[g, 2:].amax(dim=0)]),
-                                  work_width, work_height) for g in groups]
+        digit_boxes = [_round_box(union([boxes[part] for part in group]), work_width, work_height) for group in groups]
         views, regions, refused = [], [], []
         for index, box in enumerate(digit_boxes):
             others = digit_boxes[:index] + digit_boxes[index + 1:]
@@ -346,15 +348,16 @@ class Predictor:
         kept = [index for index, view in enumerate(views) if view is not None]
         if not kept:
             return self._empty(ink, SCRIBBLES if SCRIBBLES in refused else DOT, timer)
-        detector_boxes = work.boxes_to_input(torch.tensor([digit_boxes[i] for i in kept], dtype=torch.float32))
+        detector_boxes = [_round_box(work.to_input(digit_boxes[index]), width, height) for index in kept]
         timer.lap("crop")
-        batch = normalise(torch.from_numpy(np.stack([views[i].digit for i in kept])))[:, None].to(self.device)
-        probabilities = torch.softmax(self.classifier(batch).float(), dim=1).cpu()
+        digits = np.stack([views[i].digit for i in kept])
+        batch = normalise(torch.from_numpy(digits))[:, None].to(self.device)
+        probabilities = torch.softmax(self.classifier(batch).float(), dim=1).cpu().tolist()
         timer.lap("classifier")
         mask_logits = self.unet(batch).float()[:, 0].cpu()
         timer.lap("unet")
         mask = np.zeros((height, width), dtype=bool)
-        readings = []
+        boxes_found, truths_found = [], []
         for row, index in enumerate(kept):
             view, (region, own_ink, own_values) = views[index], regions[index]
             on_input = replace(view, input_box=work.to_input(view.input_box))
@@ -362,19 +365,23 @@ class Predictor:
             if placed is not None:
                 (x0, y0, x1, y1), digit_mask = placed
                 mask[y0:y1, x0:x1] |= digit_mask
-            best_part = groups[index][0]  # detections come most confident first
-            detector_box = _round_box(detector_boxes[row], width, height)
             digit_truth = box_on_input(work, snap_to_ink(own_values, region), inked)
             # on a drawing the solid ink is the ink rule's mask itself, so the box is the ground truth's
             box = digit_truth if ink.clean else box_on_input(work, snap_to_ink(own_ink, region), None)
-            readouts = self._readouts(view, mask_logits[row], detector_box, digit_truth or detector_box)
+            boxes_found.append(box)
+            truths_found.append(digit_truth)
+        scored_against = [truth or detector for truth, detector in zip(truths_found, detector_boxes, strict=True)]
+        readouts = self._readouts(digits, mask_logits, detector_boxes, scored_against)
+        readings = []
+        for row, index in enumerate(kept):
+            best_part = groups[index][0]  # detections come most confident first
             readings.append(DigitReading(
-                label=int(probabilities[row].argmax()),
-                probabilities=tuple(round(float(p), 6) for p in probabilities[row]),
-                box=box or detector_box,
-                detector_box=detector_box, detector_label=int(found.labels[best_part]),
+                label=int(np.argmax(probabilities[row])),
+                probabilities=tuple(round(p, 6) for p in probabilities[row]),
+                box=boxes_found[row] or detector_boxes[row],
+                detector_box=detector_boxes[row], detector_label=int(found.labels[best_part]),
                 detector_score=round(float(found.scores[best_part]), 4),
-                truth_box=digit_truth, digit=view.digit, **readouts,
+                truth_box=truths_found[row], digit=views[index].digit, **readouts[row],
             ))
         timer.lap("readouts")
         top = max(readings, key=lambda reading: reading.confidence)
@@ -388,16 +395,18 @@ class Predictor:
         )
 
     @staticmethod
-    def _readouts(view: DigitView, mask_logits: torch.Tensor, box: Box, truth_box: Box) -> dict[str, float]:
-        """Dice and IoU of the U-Net mask and IoU of the detector box, against the thresholded input."""
-        truth = ink_mask(torch.from_numpy(view.digit))
+    def _readouts(digits: np.ndarray, mask_logits: torch.Tensor, boxes: list[Box],
+                  truth_boxes: list[Box]) -> list[dict[str, float]]:
+        """Per digit: Dice and IoU of its U-Net mask against its thresholded 28x28 view, and IoU of
+        its detector box against its thresholded ground truth's box (all digits in one batch)."""
+        truth = ink_mask(torch.from_numpy(digits))
         predicted = mask_logits > 0
-        box_iou = paired_box_iou(torch.tensor([box]).float(), torch.tensor([truth_box]).float())
-        return {
-            "mask_dice": round(float(dice(predicted, truth)[0]), 4),
-            "mask_iou": round(float(iou(predicted, truth)[0]), 4),
-            "box_iou": round(float(box_iou[0]), 4),
+        columns = {
+            "mask_dice": dice(predicted, truth).tolist(),
+            "mask_iou": iou(predicted, truth).tolist(),
+            "box_iou": paired_box_iou(torch.tensor(boxes), torch.tensor(truth_boxes)).tolist(),
         }
+        return [{name: round(values[row], 4) for name, values in columns.items()} for row in range(len(digits))]
 
 
 def load_predictor(weights_dir: str | Path | None = None, device: str = "auto") -> Predictor:
