@@ -114,10 +114,12 @@ NESTED_SHARE = 0.9
 def not_nested(boxes: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """Of the boxes at `order` (most confident first), those not lying NESTED_SHARE or more inside
     an earlier one that is kept."""
-    inside = share_inside(boxes, boxes)
+    if len(order) <= 1:
+        return order
+    inside = share_inside(boxes, boxes).tolist()
     kept: list[int] = []
     for index in order.tolist():
-        if not kept or not bool((inside[index, kept] >= NESTED_SHARE).any()):
+        if not any(inside[index][earlier] >= NESTED_SHARE for earlier in kept):
             kept.append(index)
     return torch.tensor(kept, dtype=torch.long)
 
@@ -149,7 +151,8 @@ def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3
     for proposal in proposals:
         end = start + len(proposal.boxes)
         boxes, scores = refined[start:end], proposal.scores * best[start:end]
-        keep = nms(boxes, scores, DUPLICATE_IOU)  # indices by decreasing score
+        # indices by decreasing score (one box needs no suppression: the usual drawing of one digit)
+        keep = nms(boxes, scores, DUPLICATE_IOU) if len(boxes) > 1 else torch.arange(len(boxes))
         results.append(Detections(boxes=boxes[keep], labels=labels[start:end][keep], scores=scores[keep]))
         start = end
     return results
