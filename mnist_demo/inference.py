@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import ndimage
 from torch.nn import functional as F
 from torchvision.transforms.v2 import functional as TF
 
@@ -265,9 +266,33 @@ def not_a_digit(values: np.ndarray, region: Box) -> str | None:
     return None
 
 
-def keep_own_ink(values: np.ndarray, own: Box, others: list[Box]) -> np.ndarray:
+# A stroke (connected ink) lying at least this share inside another digit's box, and less than half
+# inside this digit's own box, is the neighbour's, even where the two boxes overlap.
+NEIGHBOUR_STROKE_SHARE = 0.9
+
+
+def neighbours_strokes(strokes: np.ndarray, own: Box, others: list[Box]) -> np.ndarray:
+    """The labels (of `strokes`, scipy.ndimage.label's connected ink) of the strokes that belong
+    to a neighbour: nearly all inside another digit's box, less than half inside `own`. A detector
+    box can reach over a neighbour (a 1's box over the end of the 7 beside it); its overlap with
+    the neighbour's box is only blanked for the strokes that are the neighbour's."""
+    count = int(strokes.max()) + 1
+    sizes = np.bincount(strokes.ravel(), minlength=count).clip(min=1)
+
+    def share_inside(box: Box) -> np.ndarray:
+        x0, y0, x1, y1 = box
+        return np.bincount(strokes[y0:y1, x0:x1].ravel(), minlength=count) / sizes
+
+    inside_others = np.max([share_inside(box) for box in others], axis=0)
+    theirs = (inside_others >= NEIGHBOUR_STROKE_SHARE) & (share_inside(own) < 0.5)
+    theirs[0] = False  # label 0 is the paper
+    return np.flatnonzero(theirs)
+
+
+def keep_own_ink(values: np.ndarray, own: Box, others: list[Box], strokes: np.ndarray | None = None) -> np.ndarray:
     """`values` with the other digits' boxes blanked (except where they overlap this digit's
-    own box), so that touching neighbours neither stretch this digit's region nor appear in its view."""
+    own box), so that touching neighbours neither stretch this digit's region nor appear in its
+    view; given the ink's connected `strokes`, also the neighbours' strokes inside that overlap."""
     if not others:
         return values
     kept = values.copy()
@@ -275,7 +300,17 @@ def keep_own_ink(values: np.ndarray, own: Box, others: list[Box]) -> np.ndarray:
         kept[y0:y1, x0:x1] = 0
     x0, y0, x1, y1 = own
     kept[y0:y1, x0:x1] = values[y0:y1, x0:x1]
+    if strokes is not None:
+        theirs = neighbours_strokes(strokes, own, others)
+        if theirs.size:
+            kept[y0:y1, x0:x1][np.isin(strokes[y0:y1, x0:x1], theirs)] = 0
     return kept
+
+
+def overlapping(boxes: list[Box]) -> bool:
+    """Do any two of `boxes` overlap?"""
+    return any(min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+               for a, b in itertools.combinations(boxes, 2))
 
 
 def _round_box(box: Sequence[float], width: int, height: int) -> Box:
@@ -336,9 +371,12 @@ class Predictor:
         # Parts of one digit are read as one: the union of their boxes, the best part's label and score.
         digit_boxes = [_round_box(union([boxes[part] for part in group]), work_width, work_height) for group in groups]
         views, regions, refused = [], [], []
+        # the ink's connected strokes, to tell whose they are where digits' boxes overlap
+        strokes = ndimage.label(ink_here)[0] if overlapping(digit_boxes) else None
         for index, box in enumerate(digit_boxes):
             others = digit_boxes[:index] + digit_boxes[index + 1:]
-            own_values, own_ink = keep_own_ink(values, box, others), keep_own_ink(ink_here, box, others)
+            own_values = keep_own_ink(values, box, others, strokes)
+            own_ink = keep_own_ink(ink_here, box, others, strokes)
             grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
             region = follow_strokes(own_ink, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
             reason = not_a_digit(own_values, region)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 from mnist_demo.data import DigitSet
 from mnist_demo.detection import not_nested
@@ -106,3 +107,23 @@ def test_proposals_nested_in_a_more_confident_one_are_not_read() -> None:
     boxes = torch.tensor([[0.0, 0, 50, 80], [10.0, 10, 45, 60], [60.0, 0, 100, 80], [40.0, 0, 70, 80]])
     assert not_nested(boxes, torch.arange(4)).tolist() == [0, 2, 3]
     assert not_nested(boxes, torch.tensor([1, 0, 2])).tolist() == [1, 0, 2], "a smaller, stronger box stays"
+
+
+def test_a_box_reaching_over_a_neighbour_keeps_only_its_own_strokes(predictor: Predictor) -> None:
+    """A 7 and then a 1 drawn as in the browser test (the README's screenshot): the detector's box
+    for the 1 reaches over the end of the 7, but the 1's box, view and label hold only its own stroke."""
+    width, height = CANVAS_SIZE
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    draw.line([(0.10 * width, 0.2 * height), (0.30 * width, 0.2 * height), (0.17 * width, 0.8 * height)],
+              fill=(0, 0, 0, 255), width=40, joint="curve")
+    draw.line([(0.45 * width, 0.2 * height), (0.45 * width, 0.8 * height)], fill=(0, 0, 0, 255), width=40)
+    alpha = np.asarray(layer)[..., 3]
+    one_ink = alpha[:, int(0.40 * width):] > 0
+    columns = np.flatnonzero(one_ink.any(axis=0)) + int(0.40 * width)
+    result = predictor.predict({"background": None, "layers": [np.asarray(layer)], "composite": None})
+    assert result.number == "71", [(d.label, d.box) for d in result.digits]
+    one = result.digits[1]
+    assert one.detector_box[0] < 0.30 * width, "the case this test is for: a box over the 7's end"
+    assert (one.box[0], one.box[2]) == (columns[0], columns[-1] + 1)
+    assert one.confidence > 0.9
