@@ -272,27 +272,26 @@ NEIGHBOUR_STROKE_SHARE = 0.9
 
 
 def neighbours_strokes(strokes: np.ndarray, own: Box, others: list[Box]) -> np.ndarray:
-    """The labels (of `strokes`, scipy.ndimage.label's connected ink) of the strokes that belong
-    to a neighbour: nearly all inside another digit's box, less than half inside `own`. A detector
-    box can reach over a neighbour (a 1's box over the end of the 7 beside it); its overlap with
-    the neighbour's box is only blanked for the strokes that are the neighbour's."""
+    """Where the strokes that belong to a neighbour are (bool, like `strokes`, scipy.ndimage.label's
+    connected ink): those nearly all inside another digit's box and less than half inside `own`.
+    A detector box can reach over a neighbour (a 1's box over the end of the 7 beside it); its
+    overlap with the neighbour's box is only blanked for the strokes that are the neighbour's."""
     count = int(strokes.max()) + 1
     sizes = np.bincount(strokes.ravel(), minlength=count).clip(min=1)
 
-    def share_inside(box: Box) -> np.ndarray:
+    def share_in(box: Box) -> np.ndarray:  # of each stroke's pixels
         x0, y0, x1, y1 = box
         return np.bincount(strokes[y0:y1, x0:x1].ravel(), minlength=count) / sizes
 
-    inside_others = np.max([share_inside(box) for box in others], axis=0)
-    theirs = (inside_others >= NEIGHBOUR_STROKE_SHARE) & (share_inside(own) < 0.5)
+    theirs = (np.max([share_in(box) for box in others], axis=0) >= NEIGHBOUR_STROKE_SHARE) & (share_in(own) < 0.5)
     theirs[0] = False  # label 0 is the paper
-    return np.flatnonzero(theirs)
+    return theirs[strokes]
 
 
-def keep_own_ink(values: np.ndarray, own: Box, others: list[Box], strokes: np.ndarray | None = None) -> np.ndarray:
+def keep_own_ink(values: np.ndarray, own: Box, others: list[Box], theirs: np.ndarray | None = None) -> np.ndarray:
     """`values` with the other digits' boxes blanked (except where they overlap this digit's
     own box), so that touching neighbours neither stretch this digit's region nor appear in its
-    view; given the ink's connected `strokes`, also the neighbours' strokes inside that overlap."""
+    view; and, where given (`neighbours_strokes`), the neighbours' strokes wherever they are."""
     if not others:
         return values
     kept = values.copy()
@@ -300,10 +299,8 @@ def keep_own_ink(values: np.ndarray, own: Box, others: list[Box], strokes: np.nd
         kept[y0:y1, x0:x1] = 0
     x0, y0, x1, y1 = own
     kept[y0:y1, x0:x1] = values[y0:y1, x0:x1]
-    if strokes is not None:
-        theirs = neighbours_strokes(strokes, own, others)
-        if theirs.size:
-            kept[y0:y1, x0:x1][np.isin(strokes[y0:y1, x0:x1], theirs)] = 0
+    if theirs is not None:
+        kept[theirs] = 0
     return kept
 
 
@@ -375,8 +372,8 @@ class Predictor:
         strokes = ndimage.label(ink_here)[0] if overlapping(digit_boxes) else None
         for index, box in enumerate(digit_boxes):
             others = digit_boxes[:index] + digit_boxes[index + 1:]
-            own_values = keep_own_ink(values, box, others, strokes)
-            own_ink = keep_own_ink(ink_here, box, others, strokes)
+            theirs = neighbours_strokes(strokes, box, others) if strokes is not None and others else None
+            own_values, own_ink = keep_own_ink(values, box, others, theirs), keep_own_ink(ink_here, box, others, theirs)
             grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
             region = follow_strokes(own_ink, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
             reason = not_a_digit(own_values, region)
