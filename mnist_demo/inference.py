@@ -242,17 +242,17 @@ def group_parts(boxes: Sequence[Sequence[float]]) -> list[list[int]]:
     return groups
 
 
-def not_a_digit(values: np.ndarray, region: Box) -> str | None:
-    """Why the ink in `region` is not a digit (DOT or SCRIBBLES), or None when it may be one.
+def not_a_digit(values: np.ndarray, ink_region: Box | None) -> str | None:
+    """Why the ink in `ink_region` (a digit's ink box, `snap_to_ink`) is not a digit (DOT or
+    SCRIBBLES), or None when it may be one; no ink at all is a dot.
 
-    Measured on the ink cropped to its box and reduced (anti-aliased) to SHAPE_SIDE px: the
-    averaging closes the pinholes of noisy photographed strokes, and large drawings cost no more.
+    Measured on the ink reduced (anti-aliased) to SHAPE_SIDE px: the averaging closes the
+    pinholes of noisy photographed strokes, and large drawings cost no more.
     """
-    x0, y0, x1, y1 = region
-    tight = ink_box(values[y0:y1, x0:x1])
-    if tight is None:
+    if ink_region is None:
         return DOT
-    patch = torch.from_numpy(np.ascontiguousarray(values[y0 + tight[1]:y0 + tight[3], x0 + tight[0]:x0 + tight[2]]))
+    x0, y0, x1, y1 = ink_region
+    patch = torch.from_numpy(np.ascontiguousarray(values[y0:y1, x0:x1]))
     zoom = min(1.0, SHAPE_SIDE / max(patch.shape))
     size = [max(1, round(patch.shape[0] * zoom)), max(1, round(patch.shape[1] * zoom))]
     small = TF.resize(patch[None, None], size, antialias=True)[0, 0].numpy()
@@ -376,10 +376,11 @@ class Predictor:
             own_values, own_ink = keep_own_ink(values, box, others, theirs), keep_own_ink(ink_here, box, others, theirs)
             grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
             region = follow_strokes(own_ink, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
-            reason = not_a_digit(own_values, region)
+            ink_region = snap_to_ink(own_values, region)
+            reason = not_a_digit(own_values, ink_region)
             refused.append(reason)
             views.append(None if reason else mnist_view(own_values, region))
-            regions.append((region, own_ink, own_values))
+            regions.append((region, ink_region, own_ink))
         kept = [index for index, view in enumerate(views) if view is not None]
         if not kept:
             return self._empty(ink, SCRIBBLES if SCRIBBLES in refused else DOT, timer)
@@ -394,13 +395,13 @@ class Predictor:
         mask = np.zeros((height, width), dtype=bool)
         boxes_found, truths_found = [], []
         for row, index in enumerate(kept):
-            view, (region, own_ink, own_values) = views[index], regions[index]
+            view, (region, ink_region, own_ink) = views[index], regions[index]
             on_input = replace(view, input_box=work.to_input(view.input_box))
             placed = on_input.mask_on_input(mask_logits[row], width, height)
             if placed is not None:
                 (x0, y0, x1, y1), digit_mask = placed
                 mask[y0:y1, x0:x1] |= digit_mask
-            digit_truth = box_on_input(work, snap_to_ink(own_values, region), inked)
+            digit_truth = box_on_input(work, ink_region, inked)
             # on a drawing the solid ink is the ink rule's mask itself, so the box is the ground truth's
             box = digit_truth if ink.clean else box_on_input(work, snap_to_ink(own_ink, region), None)
             boxes_found.append(box)
