@@ -20,8 +20,9 @@ from mnist_demo.data import ink_mask, normalise
 from mnist_demo.detection import detect
 from mnist_demo.devices import pick_device
 from mnist_demo.metrics import Detections, dice, iou, paired_box_iou, share_inside
-from mnist_demo.models import Classifier, Detector, UNet, for_inference
+from mnist_demo.models import Detector
 from mnist_demo.preprocessing import ImageSource, Ink, ink_box, mask_box, to_ink
+from mnist_demo.serving import Network, OnnxDetector, serve
 from mnist_demo.views import (
     STROKE_LEVEL,
     WorkingCopy,
@@ -317,9 +318,10 @@ def _round_box(box: Sequence[float], width: int, height: int) -> Box:
 
 
 class Predictor:
-    """The three models on one device, ready for `predict`."""
+    """The three models on one device as `serving.serve` runs them, ready for `predict`."""
 
-    def __init__(self, classifier: Classifier, unet: UNet, detector: Detector, device: torch.device) -> None:
+    def __init__(self, classifier: Network, unet: Network, detector: Detector | OnnxDetector,
+                 device: torch.device) -> None:
         self.classifier, self.unet, self.detector, self.device = classifier, unet, detector, device
 
     def _empty(self, ink: Ink, message: str, timer: Timer) -> Prediction:
@@ -445,10 +447,12 @@ class Predictor:
         return [{name: round(values[row], 4) for name, values in columns.items()} for row in range(len(digits))]
 
 
-def load_predictor(weights_dir: str | Path | None = None, device: str = "auto") -> Predictor:
+def load_predictor(weights_dir: str | Path | None = None, device: str = "auto", threads: int | None = None
+                   ) -> Predictor:
     """Load the classifier, U-Net and detector from `weights_dir` (default: the repo's weights/).
 
-    `device` is "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda" or "mps".
+    `device` is "auto" (CUDA, then Apple MPS, then CPU), "cpu", "cuda" or "mps"; on the CPU the
+    models run on `threads` threads (default: as many as torch has, `torch.get_num_threads()`).
 
     >>> from mnist_demo import load_predictor
     >>> predictor = load_predictor(device="cpu")
@@ -456,6 +460,7 @@ def load_predictor(weights_dir: str | Path | None = None, device: str = "auto") 
     >>> result.label, result.box, result.metrics["mask_dice"]
     """
     chosen = pick_device(device)
-    models = [for_inference(load_checkpoint(name, Path(weights_dir) if weights_dir else None, chosen)[0], chosen)
+    threads = threads or torch.get_num_threads()
+    models = [serve(load_checkpoint(name, Path(weights_dir) if weights_dir else None, chosen)[0], chosen, threads)
               for name in ("classifier", "unet", "detector")]
     return Predictor(*models, device=chosen)

@@ -6,13 +6,11 @@ needs to rebuild its model.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.ops import roi_align
 
 from mnist_demo.constants import (
@@ -191,36 +189,35 @@ class Detector(nn.Module):
     def read_boxes(self, canvases: torch.Tensor, boxes: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Second stage: for the digits in `boxes` (one (k, 4) tensor per canvas), class logits
         (K, num_classes) and refined boxes (K, 4) in canvas pixels."""
-        intensity = canvases * MNIST_STD + MNIST_MEAN  # so that outside the canvas reads as background
         frames = digit_frames(torch.cat(boxes).float())  # (K, 4)
-        crops = roi_align(intensity, list(torch.split(frames.to(canvases.dtype), [len(b) for b in boxes])),
-                          output_size=IMAGE_SIZE, sampling_ratio=2, aligned=True)  # (K, 1, 28, 28)
-        features = self.roi_features((crops - MNIST_MEAN) / MNIST_STD)
-        side = (frames[:, 2:3] - frames[:, 0:1]).float()
-        shift, size = self.roi_box_head(features).float().split(2, dim=1)
-        # sizes through a sigmoid: always positive (GIoU needs x1 > x0) and never beyond the frame
-        centre = (frames[:, :2] + frames[:, 2:]).float() / 2 + torch.tanh(shift) * side / 2
-        half = torch.sigmoid(size) * side / 2
-        return self.roi_class_head(features), torch.cat([centre - half, centre + half], dim=1)
+        class_logits, placement = self.read_crops(crops_in_frames(canvases, frames, [len(b) for b in boxes]))
+        return class_logits, boxes_in_frames(frames, placement)
+
+    def read_crops(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K, 1, 28, 28) normalised crops -> class logits (K, num_classes) and where the ink box
+        sits in each frame (K, 4): centre shift and size, before their squashing."""
+        features = self.roi_features(crops)
+        return self.roi_class_head(features), self.roi_box_head(features)
 
 
-def for_inference(model: nn.Module, device: torch.device) -> nn.Module:
-    """A copy of `model` ready to serve on `device`: every batch norm folded into the convolution
-    before it (torch's fuse_conv_bn_eval), the layers that do nothing in evaluation (the folded
-    norms, dropout) removed and, on CPUs, the weights in channels-last order, which oneDNN's
-    convolutions run faster. Together about 30% off each model on one thread of this CPU
-    (benchmarks/latency.py); the outputs agree with the checkpoint's to float rounding
-    (tests/test_fast_paths.py). The copy is for inference only: it cannot be trained further."""
-    model = copy.deepcopy(model).eval()
-    for block in [module for module in model.modules() if isinstance(module, nn.Sequential)]:
-        for index in range(len(block) - 1):
-            if isinstance(block[index], nn.Conv2d) and isinstance(block[index + 1], nn.BatchNorm2d):
-                block[index] = fuse_conv_bn_eval(block[index], block[index + 1])
-                block[index + 1] = nn.Identity()
-        for index in reversed(range(len(block))):
-            if isinstance(block[index], (nn.Identity, nn.Dropout)):
-                del block[index]
-    return model.to(memory_format=torch.channels_last) if device.type == "cpu" else model
+def crops_in_frames(canvases: torch.Tensor, frames: torch.Tensor, per_canvas: list[int]) -> torch.Tensor:
+    """The (K, 4) `frames` (`per_canvas` of them on each canvas) cut out of the (B, 1, S, W)
+    normalised canvases with RoIAlign: (K, 1, 28, 28) normalised crops."""
+    intensity = canvases * MNIST_STD + MNIST_MEAN  # so that outside the canvas reads as background
+    crops = roi_align(intensity, list(torch.split(frames.to(canvases.dtype), per_canvas)),
+                      output_size=IMAGE_SIZE, sampling_ratio=2, aligned=True)  # (K, 1, 28, 28)
+    return (crops - MNIST_MEAN) / MNIST_STD
+
+
+def boxes_in_frames(frames: torch.Tensor, placement: torch.Tensor) -> torch.Tensor:
+    """(K, 4) frames and the second stage's (K, 4) placement of the ink box in each -> (K, 4)
+    boxes in canvas pixels."""
+    side = (frames[:, 2:3] - frames[:, 0:1]).float()
+    shift, size = placement.float().split(2, dim=1)
+    # sizes through a sigmoid: always positive (GIoU needs x1 > x0) and never beyond the frame
+    centre = (frames[:, :2] + frames[:, 2:]).float() / 2 + torch.tanh(shift) * side / 2
+    half = torch.sigmoid(size) * side / 2
+    return torch.cat([centre - half, centre + half], dim=1)
 
 
 MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {

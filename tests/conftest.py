@@ -39,9 +39,9 @@ def sample_digits(mnist_dir: Path) -> DigitSet:
 
 @pytest.fixture(scope="session")
 def predictor() -> Predictor:
-    """The three trained models on the CPU, loaded once."""
+    """The three trained models on the CPU, one thread each as the app runs them here, loaded once."""
     try:
-        return load_predictor(os.environ.get(WEIGHTS_ENV) or None, device="cpu")
+        return load_predictor(os.environ.get(WEIGHTS_ENV) or None, device="cpu", threads=1)
     except WeightsMissingError as error:
         if os.environ.get("CI"):
             pytest.fail(str(error))

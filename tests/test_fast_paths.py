@@ -1,7 +1,7 @@
-"""The fast paths give the answers the plain ones do: batched against one at a time, one torch
-thread against two, the served models (norms folded, channels last) against the checkpoints, a
-large drawing read from a reduced copy against the exact ink. (Speed itself is measured by
-benchmarks/, never asserted in tests.)"""
+"""The fast paths give the answers the plain ones do: batched against one at a time, one thread
+against two, the served models (ONNX Runtime on the CPU, norms folded elsewhere) against the
+checkpoints, a large drawing read from a reduced copy against the exact ink. (Speed itself is
+measured by benchmarks/, never asserted in tests.)"""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.data import DigitSet, normalise, to_unit_float
 from mnist_demo.detection import detect
 from mnist_demo.evaluation import fixed_canvases
-from mnist_demo.inference import Prediction, Predictor
+from mnist_demo.inference import Prediction, Predictor, load_predictor
 from mnist_demo.metrics import paired_box_iou
-from mnist_demo.models import for_inference
 from mnist_demo.preprocessing import Ink, ink_box
+from mnist_demo.serving import OnnxDetector, OnnxNetwork, for_inference, serve
 from mnist_demo.synthetic import as_sketchpad, pen_drawing, place, write_number
 from mnist_demo.views import working_copy, working_factor
 
@@ -47,26 +47,31 @@ def test_detector_batched_equals_one_at_a_time(predictor: Predictor, test_digits
 
 
 def test_thread_count_does_not_change_the_answer(predictor: Predictor, number_sketch: dict) -> None:
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = predictor.predict(number_sketch)
-        torch.set_num_threads(2)
-        two = predictor.predict(number_sketch)
-    finally:
-        torch.set_num_threads(threads)
+    one = predictor.predict(number_sketch)
+    two = load_predictor(device="cpu", threads=2).predict(number_sketch)
     assert one.number == two.number and len(one.number) == 3
     assert [d.box for d in one.digits] == [d.box for d in two.digits]
     assert np.array_equal(one.mask, two.mask)
     np.testing.assert_allclose([d.probabilities for d in one.digits], [d.probabilities for d in two.digits], atol=1e-5)
 
 
+def test_the_cpu_serves_through_onnx_runtime(predictor: Predictor) -> None:
+    assert isinstance(predictor.classifier, OnnxNetwork) and isinstance(predictor.unet, OnnxNetwork)
+    assert isinstance(predictor.detector, OnnxDetector)
+
+
+CPU = torch.device("cpu")
+SERVED = {"onnx_runtime": lambda model: serve(model, CPU, threads=1), "folded_torch": for_inference}
+
+
+@pytest.mark.parametrize("path", SERVED)
 @pytest.mark.parametrize("name", ["classifier", "unet"])
-def test_served_models_answer_as_the_checkpoints(test_digits: DigitSet, name: str) -> None:
-    """Batch norm folded into the convolutions and channels-last weights change nothing but rounding."""
-    model, _ = load_checkpoint(name, None, torch.device("cpu"))
-    served = for_inference(model, torch.device("cpu"))
-    assert not any(isinstance(layer, (torch.nn.BatchNorm2d, torch.nn.Dropout)) for layer in served.modules())
+def test_served_models_answer_as_the_checkpoints(test_digits: DigitSet, name: str, path: str) -> None:
+    """ONNX Runtime, and batch norm folded into the convolutions, change nothing but rounding."""
+    model, _ = load_checkpoint(name, None, CPU)
+    served = SERVED[path](model)
+    if path == "folded_torch":
+        assert not any(isinstance(layer, (torch.nn.BatchNorm2d, torch.nn.Dropout)) for layer in served.modules())
     digits = normalise(to_unit_float(test_digits.images[:256]))
     with torch.inference_mode():
         plain, fast = model(digits), served(digits)
@@ -77,9 +82,10 @@ def test_served_models_answer_as_the_checkpoints(test_digits: DigitSet, name: st
     torch.testing.assert_close(fast, plain, atol=1e-3, rtol=1e-3)
 
 
-def test_served_detector_finds_the_checkpoints_boxes(test_digits: DigitSet) -> None:
-    model, _ = load_checkpoint("detector", None, torch.device("cpu"))
-    served = for_inference(model, torch.device("cpu"))
+@pytest.mark.parametrize("path", SERVED)
+def test_served_detector_finds_the_checkpoints_boxes(test_digits: DigitSet, path: str) -> None:
+    model, _ = load_checkpoint("detector", None, CPU)
+    served = SERVED[path](model)
     canvases = normalise(fixed_canvases(test_digits.subset(24), 96, [1, 2, 3]).images)
     for plain, fast in zip(detect(model, canvases), detect(served, canvases), strict=True):
         assert torch.equal(plain.labels, fast.labels)
