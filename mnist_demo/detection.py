@@ -111,6 +111,12 @@ DUPLICATE_IOU = 0.5
 NESTED_SHARE = 0.9
 
 
+def not_duplicated(boxes: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """Indices of `boxes` by decreasing score, each box alike (IoU >= DUPLICATE_IOU) to a more
+    confident one left out: class-agnostic NMS (one box, the usual drawing of one digit, needs none)."""
+    return nms(boxes, scores, DUPLICATE_IOU) if len(boxes) > 1 else torch.arange(len(boxes))
+
+
 def not_nested(boxes: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     """Of the boxes at `order` (most confident first), those not lying NESTED_SHARE or more inside
     an earlier one that is kept."""
@@ -142,7 +148,7 @@ def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3
     proposals = decode(output, model.config.stride, score_threshold, max_digits)
     if prune_proposals:
         proposals = [Detections(p.boxes[keep], p.labels[keep], p.scores[keep])
-                     for p in proposals for keep in [not_nested(p.boxes, nms(p.boxes, p.scores, DUPLICATE_IOU))]]
+                     for p in proposals for keep in [not_nested(p.boxes, not_duplicated(p.boxes, p.scores))]]
     if not any(len(p.boxes) for p in proposals):
         return proposals
     class_logits, refined = model.read_boxes(canvases, [p.boxes for p in proposals])
@@ -151,8 +157,7 @@ def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3
     for proposal in proposals:
         end = start + len(proposal.boxes)
         boxes, scores = refined[start:end], proposal.scores * best[start:end]
-        # indices by decreasing score (one box needs no suppression: the usual drawing of one digit)
-        keep = nms(boxes, scores, DUPLICATE_IOU) if len(boxes) > 1 else torch.arange(len(boxes))
+        keep = not_duplicated(boxes, scores)
         results.append(Detections(boxes=boxes[keep], labels=labels[start:end][keep], scores=scores[keep]))
         start = end
     return results

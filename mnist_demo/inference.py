@@ -217,6 +217,8 @@ SPANNED_SHARE = 0.7
 def not_spanning(boxes: torch.Tensor) -> list[int]:
     """The detections (most confident first) to keep: all but those whose box holds two more
     confident ones that are not parts of one digit."""
+    if len(boxes) <= 2:  # it takes three: one holding two others
+        return list(range(len(boxes)))
     inside, listed = share_inside(boxes, boxes).tolist(), boxes.tolist()
     keep = []
     for index in range(len(listed)):
