@@ -14,11 +14,14 @@ from mnist_demo.checkpoints import CheckpointError  # noqa: E402
 from mnist_demo.inference import load_predictor  # noqa: E402
 from mnist_demo.ui import MAX_UPLOAD, SERVING_CONCURRENCY, build_demo  # noqa: E402
 
-# One thread per request: the queue runs SERVING_CONCURRENCY requests side by side.
-torch.set_num_threads(max(1, (os.cpu_count() or 1) // SERVING_CONCURRENCY))
+# The cores shared out between requests (torch's and ONNX Runtime's threads): the queue runs
+# SERVING_CONCURRENCY requests side by side.
+THREADS = max(1, (os.cpu_count() or 1) // SERVING_CONCURRENCY)
+torch.set_num_threads(THREADS)
 
 try:
-    predictor = load_predictor(os.environ.get("MNIST_DEMO_WEIGHTS"), device=os.environ.get("MNIST_DEMO_DEVICE", "auto"))
+    predictor = load_predictor(os.environ.get("MNIST_DEMO_WEIGHTS"), device=os.environ.get("MNIST_DEMO_DEVICE", "auto"),
+                               threads=THREADS)
 except CheckpointError as error:
     print(f"error: {error}", file=sys.stderr)
     sys.exit(2)

@@ -21,9 +21,11 @@ def environment() -> dict[str, Any]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     import gradio
+    import onnxruntime
 
     return {"date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()} cores, {cpu}",
-            "python": platform.python_version(), "torch": torch.__version__, "gradio": gradio.__version__}
+            "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+            "gradio": gradio.__version__}
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

@@ -47,7 +47,7 @@ def main() -> None:
     rows.append(("training, `python train.py`", f"{training['total_s'] / 60:.1f} min ({epochs} per epoch)",
                  f"<= {training['target']['total_s'] / 60:.0f} min: {mark(training['target']['met'])}"))
     print(f"Measured {latency['date']} on {latency['machine']} (torch {latency['torch']}, "
-          f"gradio {latency['gradio']}).\n")
+          f"onnxruntime {latency['onnxruntime']}, gradio {latency['gradio']}).\n")
     print("| benchmark | measured | target |")
     print("|---|---|---|")
     for name, measured, target in rows:
