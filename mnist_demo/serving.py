@@ -123,5 +123,5 @@ def serve(model: nn.Module, device: torch.device, threads: int) -> Network | Det
     if device.type != "cpu":
         return for_inference(model)
     if isinstance(model, Detector):
-        return OnnxDetector(model.eval(), threads)
+        return OnnxDetector(model, threads)
     return OnnxNetwork(model, torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE), {0: "digits"}, threads)
