@@ -12,7 +12,6 @@ import torch
 from torch.nn import functional as F
 from torchvision.ops import generalized_box_iou_loss, nms
 
-from mnist_demo.devices import autocast_for
 from mnist_demo.metrics import Detections, share_inside
 from mnist_demo.models import Detector, DetectorOutput, digit_frames
 
@@ -136,15 +135,14 @@ def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3
     """Both stages on (B, 1, S, W) normalised canvases: boxes, labels and scores per canvas,
     most confident first, duplicates removed (class-agnostic non-maximum suppression).
 
-    A detection's score is its heatmap peak times the class probability. The first stage only
-    proposes, so it runs in mixed precision where the hardware has it; the second stage, which
-    places the boxes to a fraction of a pixel, runs in full precision. `prune_proposals` drops
+    A detection's score is its heatmap peak times the class probability. Both stages run in full
+    precision: bfloat16 kernels differ between CPUs (AVX-512 against AVX2), and the evaluation's
+    figures must come out the same on every one. `prune_proposals` drops
     duplicate proposals, and proposals nested in a more confident one, before the second stage
     reads them (the app's fast path: one digit often has 3-4 heatmap peaks, each a full
     classifier pass); evaluation keeps them all.
     """
-    with autocast_for(canvases.device):
-        output = model(canvases)
+    output = model(canvases)
     proposals = decode(output, model.config.stride, score_threshold, max_digits)
     if prune_proposals:
         proposals = [Detections(p.boxes[keep], p.labels[keep], p.scores[keep])

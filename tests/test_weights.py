@@ -56,13 +56,13 @@ def test_cards_record_what_the_weights_score(name: str, report: dict[str, dict])
     assert card["dry_run"] is False
     for key, value in report[name].items():
         if isinstance(value, float):
-            assert card["test_metrics"][key] == pytest.approx(value, abs=1e-4), key
+            assert card["test_metrics"][key] == pytest.approx(value, abs=1e-6), key
     if name == "detector":
         for key, value in report[name]["multidigit"].items():
             expected = value["number_accuracy"] if isinstance(value, dict) else value
             recorded = card["test_metrics"]["multidigit"][key]
             recorded = recorded["number_accuracy"] if isinstance(recorded, dict) else recorded
-            assert recorded == pytest.approx(expected, abs=1e-4), key
+            assert recorded == pytest.approx(expected, abs=1e-6), key
 
 
 def test_all_weights_fit_in_ten_megabytes() -> None:
