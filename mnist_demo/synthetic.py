@@ -24,13 +24,13 @@ from torchvision.transforms.v2 import functional as TF
 
 from mnist_demo.augment import CorruptionStrength, corrupt
 from mnist_demo.data import DigitSet
+from mnist_demo.pen import draw_pen
 from mnist_demo.preprocessing import ink_box
 
 KINDS = ("drawing", "transparent", "light_on_dark", "photo", "printed", "other_handwriting")
 SKETCHPAD_SIDE = 800  # the Sketchpad's default canvas
 PHOTO_SIZE = (750, 1000)  # (H, W) of a phone photo
 SKELETON_SCALE = 4  # MNIST digits are thinned at 4x (112 px), then their skeleton is smoothed
-SUPERSAMPLE = 4  # pen strokes are drawn this much larger, then reduced: anti-aliased edges
 PEN_WIDTH = (0.012, 0.15)  # pen width as a fraction of the digit's longest side, thin to thick
 HANDWRITING_HEIGHT = 112  # working height of the handwriting proxies, before they are enlarged
 PHOTO_DAMAGE = CorruptionStrength(clean_fraction=0.0, blur_sigma=(0.5, 1.2), ink_level=(0.45, 0.95),
@@ -100,20 +100,6 @@ def _thin(mask: np.ndarray) -> np.ndarray:
             return image[1:-1, 1:-1].astype(bool)
 
 
-def _draw_pen(paths: list[np.ndarray], pen_width: float, size: tuple[int, int]) -> np.ndarray:
-    """Polylines (N, 2) of pixel coordinates drawn with a round pen, anti-aliased, as float ink (H, W)."""
-    width, height = size
-    canvas = Image.new("L", (width * SUPERSAMPLE, height * SUPERSAMPLE))
-    draw = ImageDraw.Draw(canvas)
-    radius = pen_width * SUPERSAMPLE / 2
-    for path in paths:
-        points = [(float(x), float(y)) for x, y in path * SUPERSAMPLE]
-        draw.line(points, fill=255, width=max(1, round(2 * radius)), joint="curve")
-        for x, y in (points[0], points[-1]):  # round caps
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    return np.asarray(canvas.reduce(SUPERSAMPLE), dtype=np.float32) / 255
-
-
 def _sharpened(values: np.ndarray, size: int, edge: float = 1.0) -> np.ndarray:
     """Enlarged so the longest side is `size` px, its edges (`edge` px wide before) steepened to
     about 1.5 px, so strokes look inked rather than out of focus."""
@@ -145,7 +131,7 @@ def pen_drawing(digit: np.ndarray, size: int, pen_width: float) -> np.ndarray:
     first, second = np.nonzero(np.triu(offsets.max(axis=2) == 1))  # 8-connected pairs: one pen segment each
     segments = list(np.stack([points[first], points[second]], axis=1))
     extent = np.ceil(points.max(axis=0) + margin).astype(int)
-    return _crop(_draw_pen(segments, pen_width, (int(extent[0]), int(extent[1]))))
+    return _crop(draw_pen(segments, pen_width, (int(extent[0]), int(extent[1]))))
 
 
 def font_glyph(label: int, font: Path, height: int) -> np.ndarray:
@@ -181,7 +167,7 @@ def handwriting_proxy(label: int, size: int, font: Path, rng: np.random.Generato
         # each stroke shifted as a whole, each point only a little, so curves stay smooth
         paths = [np.array(path) * height + height / 4 + rng.normal(0, 0.04 * height, 2)
                  + rng.normal(0, 0.01 * height, (len(path), 2)) for path in STROKE_GLYPHS[label]]
-        glyph = _crop(_draw_pen(paths, height * rng.uniform(0.06, 0.14), (height * 3 // 2, height * 3 // 2)))
+        glyph = _crop(draw_pen(paths, height * rng.uniform(0.06, 0.14), (height * 3 // 2, height * 3 // 2)))
     else:
         glyph = font_glyph(label, font, HANDWRITING_HEIGHT)
     return _sharpened(distort(glyph, rng), size)
