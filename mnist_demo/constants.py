@@ -20,7 +20,9 @@ DETECTOR_STRIDE = 4
 # A detection scoring below this (heatmap peak x class probability) is not reported as a digit.
 DETECTION_THRESHOLD = 0.3
 
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # the digits
+# The classifier's extra class, after the ten digits: letters, symbols, shapes, scribbles, blobs.
+NOT_A_DIGIT = NUM_CLASSES
 VALIDATION_SIZE = 5_000
 SPLIT_SEED = 0
 

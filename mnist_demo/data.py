@@ -38,6 +38,9 @@ class DigitSet:
     def subset(self, count: int) -> DigitSet:
         return DigitSet(self.images[:count], self.labels[:count])
 
+    def joined(self, other: DigitSet) -> DigitSet:
+        return DigitSet(torch.cat([self.images, other.images]), torch.cat([self.labels, other.labels]))
+
 
 @dataclass(frozen=True)
 class MnistSplits:

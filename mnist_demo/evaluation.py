@@ -3,6 +3,7 @@ and by `python -m mnist_demo evaluate`."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,17 @@ from torchvision.ops import box_iou
 
 from mnist_demo.augment import Canvases, corrupt, render_canvases
 from mnist_demo.checkpoints import load_checkpoint
-from mnist_demo.constants import DETECTION_THRESHOLD, NUM_CLASSES
+from mnist_demo.constants import DETECTION_THRESHOLD, NOT_A_DIGIT, NUM_CLASSES
 from mnist_demo.data import DigitSet, ink_mask, load_digits, normalise, quantise, to_unit_float
 from mnist_demo.detection import detect, read_number
+from mnist_demo.drawn import drawn_set
 from mnist_demo.metrics import Detections, average_precision, dice, iou, paired_box_iou
 
 EVALUATION_SEED = 1234
+# The drawn test set: things that are not digits, digits in styles MNIST lacks (drawn.py); the
+# classifier trains on drawn_set seeds 1 and 2.
+DRAWN_TEST = (2_000, 1_000)
+DRAWN_TEST_SEED = 3
 
 
 def corrupted_copy(images: torch.Tensor, seed: int = EVALUATION_SEED) -> torch.Tensor:
@@ -40,18 +46,60 @@ def run_in_chunks(model: nn.Module, inputs: torch.Tensor, device: torch.device, 
     return torch.cat([model(part.to(device)).float().cpu() for part in torch.split(inputs, chunk)])
 
 
-def evaluate_classifier(model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, Any]:
-    """Accuracy, per-class accuracy and the confusion matrix (rows: true digit, columns: predicted)."""
+def not_a_digit_probability(logits: torch.Tensor) -> torch.Tensor:
+    """(N, 11) classifier logits -> (N,) probability of NOT_A_DIGIT."""
+    return torch.softmax(logits.float(), dim=1)[:, NOT_A_DIGIT]
+
+
+def reading(logits: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the app reads from (N, 11) classifier logits: the most likely digit, and whether the
+    input is refused as not a digit (its NOT_A_DIGIT probability reaches `threshold`)."""
+    return logits[:, :NOT_A_DIGIT].argmax(dim=1), not_a_digit_probability(logits) >= threshold
+
+
+def evaluate_classifier(model: nn.Module, digits: DigitSet, device: torch.device,
+                        with_drawn: bool = True) -> dict[str, Any]:
+    """As the app reads them: accuracy (the right digit, not refused), per-class accuracy, the
+    confusion matrix over the digits (rows: true digit, columns: predicted), the share of digits
+    refused as not a digit, and of the things in `digits` that are not digits, the share refused.
+    Unless told not to (as during training's validation), also on a fixed drawn set (drawn.py):
+    things that are not digits and digits in styles MNIST lacks."""
     logits = run_in_chunks(model, normalise(to_unit_float(digits.images)), device)
-    predicted = logits.argmax(dim=1)
+    predicted, refused = reading(logits, model.config.not_a_digit_threshold)
+    is_digit = digits.labels != NOT_A_DIGIT
+    right = (predicted == digits.labels) & ~refused & is_digit
+    labels, shown = digits.labels[is_digit], predicted[is_digit]
     confusion = torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long)
-    confusion.index_put_((digits.labels, predicted), torch.ones_like(predicted), accumulate=True)
-    per_class = confusion.diagonal() / confusion.sum(dim=1).clamp(min=1)
-    return {
-        "accuracy": float((predicted == digits.labels).float().mean()),
+    confusion.index_put_((labels, shown), torch.ones_like(shown), accumulate=True)
+    per_class = torch.stack([right[digits.labels == digit].float().mean() for digit in range(NUM_CLASSES)])
+    scores: dict[str, Any] = {
+        "accuracy": float(right.sum() / is_digit.sum()),
+        "false_rejection": float(refused[is_digit].float().mean()),
         "per_class": {str(digit): round(float(value), 4) for digit, value in enumerate(per_class)},
         "confusion_matrix": confusion.tolist(),
     }
+    if not is_digit.all():
+        scores["not_a_digit_rejected"] = float(refused[~is_digit].float().mean())
+    if with_drawn:
+        drawn = evaluate_classifier(model, drawn_set(*DRAWN_TEST, seed=DRAWN_TEST_SEED), device, with_drawn=False)
+        scores["drawn"] = {key: drawn[key] for key in ("accuracy", "false_rejection", "not_a_digit_rejected")}
+    return scores
+
+
+# Refused digits of the validation set may be at most this share (the target is 0.3% on every kind).
+MAX_FALSE_REJECTION = 0.001
+THRESHOLD_CANDIDATES = tuple(round(0.05 * step, 2) for step in range(6, 20))  # 0.3 .. 0.95
+
+
+def choose_not_a_digit_threshold(model: nn.Module, validation: DigitSet, device: torch.device) -> nn.Module:
+    """`model` with its not_a_digit_threshold set to the lowest candidate that refuses at most
+    MAX_FALSE_REJECTION of the validation digits (so as many non-digits as possible are refused)."""
+    logits = run_in_chunks(model, normalise(to_unit_float(validation.images)), device)
+    chance = not_a_digit_probability(logits)[validation.labels != NOT_A_DIGIT]
+    chosen = next((threshold for threshold in THRESHOLD_CANDIDATES
+                   if int((chance >= threshold).sum()) <= MAX_FALSE_REJECTION * len(chance)), THRESHOLD_CANDIDATES[-1])
+    model.config = dataclasses.replace(model.config, not_a_digit_threshold=chosen)
+    return model
 
 
 def otsu_threshold(images: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ from mnist_demo.constants import (
     IMAGE_SIZE,
     MNIST_MEAN,
     MNIST_STD,
+    NOT_A_DIGIT,
     NUM_CLASSES,
 )
 
@@ -37,7 +38,10 @@ def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Seq
 class ClassifierConfig:
     widths: tuple[int, int, int] = (32, 64, 128)
     dropout: float = 0.3
-    num_classes: int = NUM_CLASSES
+    num_classes: int = NUM_CLASSES + 1  # the ten digits, then NOT_A_DIGIT
+    # An input whose NOT_A_DIGIT probability reaches this is not read as a digit; chosen after
+    # training on the validation set (training.choose_not_a_digit_threshold) and saved with the weights.
+    not_a_digit_threshold: float = 0.5
 
 
 def digit_features(widths: tuple[int, int, int]) -> nn.Sequential:
@@ -182,9 +186,13 @@ class Detector(nn.Module):
 
     def start_from(self, classifier: Classifier) -> None:
         """Start the second stage from a trained classifier: it reads the same MNIST-framed 28x28
-        digits, so the detector only has to learn its crops and corruptions, not digits anew."""
+        digits, so the detector only has to learn its crops and corruptions, not digits anew.
+        (Only the digits' rows of its head: the detector's boxes hold digits, never NOT_A_DIGIT.)"""
         self.roi_features.load_state_dict(classifier.features.state_dict())
-        self.roi_class_head.load_state_dict(classifier.head[1].state_dict())
+        head = classifier.head[1]
+        with torch.no_grad():
+            self.roi_class_head.weight.copy_(head.weight[:NOT_A_DIGIT])
+            self.roi_class_head.bias.copy_(head.bias[:NOT_A_DIGIT])
 
     def read_boxes(self, canvases: torch.Tensor, boxes: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Second stage: for the digits in `boxes` (one (k, 4) tensor per canvas), class logits

@@ -12,10 +12,12 @@ from torch.nn import functional as F
 
 from mnist_demo.augment import CorruptionStrength, corrupt, random_affine, random_stroke_width, render_canvases, uniform
 from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE
-from mnist_demo.data import DigitSet, ink_mask, normalise, quantise, to_unit_float
+from mnist_demo.data import DigitSet, MnistSplits, ink_mask, normalise, quantise, to_unit_float
 from mnist_demo.detection import detector_loss, make_targets
-from mnist_demo.evaluation import EVALUATORS
+from mnist_demo.drawn import drawn_set
+from mnist_demo.evaluation import EVALUATORS, choose_not_a_digit_threshold
 from mnist_demo.models import MODEL_CLASSES
+from mnist_demo.pendigits import mnist_aspects, pendigit_views, read_pendigits
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ def drawn_looking(digits: torch.Tensor, generator: torch.Generator) -> torch.Ten
 
 def classifier_batch(digits: DigitSet, index: torch.Tensor, generator: torch.Generator) -> Batch:
     """Milder jitter than the other models get: preprocessing already brings drawings to MNIST's
-    size, centre and stroke width, so the classifier only needs to absorb what is left."""
+    size, centre and stroke width, so the classifier only needs to absorb what is left. (Its
+    digits include the drawn ones, `DrawnInputs`, already framed by the app's own preprocessing.)"""
     images = random_affine(to_unit_float(digits.images[index]), generator, max_rotation=10.0, scale=(0.9, 1.1),
                            max_shear=0.15, max_shift=0.06)
     images = quantise(random_stroke_width(images, generator, strength=0.5))
@@ -65,6 +68,9 @@ class CanvasRecipe:
     stride: int = DETECTOR_STRIDE
     single_digit_fraction: float = 0.5
     max_digits: int = 6
+    # of the canvases of several digits, this share has them written in a row, close or touching
+    # (augment.RowLayout), as people write numbers; the others scatter them apart
+    row_fraction: float = 0.5
 
 
 def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tensor, torch.Generator], Batch]:
@@ -81,12 +87,33 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
         # counts but a 28x28 read of a large digit cannot see; boxes learnt on jittered digits
         # came out 2-3% too wide on each side on MNIST's own (mean IoU 0.871 and 0.895 against 0.90).
         source = to_unit_float(digits.images[index[:used]])
-        canvases = render_canvases(source, digits.labels[index[:used]], counts.tolist(), recipe.canvas_size, generator)
+        canvases = render_canvases(source, digits.labels[index[:used]], counts.tolist(), recipe.canvas_size, generator,
+                                   row_fraction=recipe.row_fraction)
         targets = make_targets(canvases.boxes, canvases.labels, recipe.canvas_size // recipe.stride, recipe.stride,
                                generator)
         return Batch(normalise(quantise(corrupt(canvases.images, generator))), targets)
 
     return detector_batch
+
+
+# Pen-drawn inputs that join MNIST's digits for the classifier (drawn.py): things that are not
+# digits and digits in styles MNIST lacks, for training and for validation; and pendigits' training
+# lines, real writers' digits drawn as on the app's canvas (pendigits.py).
+DRAWN_TRAINING = (10_000, 5_000)
+DRAWN_VALIDATION = (1_500, 1_000)
+DRAWN_SEED = 1  # the validation set is drawn from DRAWN_SEED + 1, evaluation's test set from + 2
+PENDIGITS_SEED = 0
+
+
+def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, DigitSet]:
+    """The digits (and non-digits) that join MNIST's for the classifier: (training, validation);
+    `scale` < 1 for a dry run."""
+    sized = [round(count * scale) for count in (*DRAWN_TRAINING, *DRAWN_VALIDATION)]
+    pen_written = read_pendigits(splits.data_dir).part(held_out=False)
+    pen_written = pen_written.first(round(len(pen_written) * scale))
+    training = drawn_set(*sized[:2], seed=DRAWN_SEED).joined(
+        pendigit_views(pen_written, mnist_aspects(splits.train), PENDIGITS_SEED))
+    return training, drawn_set(*sized[2:], seed=DRAWN_SEED + 1)
 
 
 @dataclass(frozen=True)
@@ -104,6 +131,10 @@ class Task:
     validation_size: int | None = None  # None: all held-out digits
     validation_options: dict[str, Any] = field(default_factory=dict)  # passed to the evaluator per epoch
     starts_from: str | None = None  # a model trained before this one whose weights it starts from
+    # digits added to MNIST's for training and validation, given the splits and a scale (< 1: dry run)
+    extra_digits: Callable[[MnistSplits, float], tuple[DigitSet, DigitSet]] | None = None
+    # sets what is chosen after training on the validation digits (the classifier's rejection threshold)
+    calibrate: Callable[[nn.Module, DigitSet, torch.device], nn.Module] | None = None
 
     def build(self, start_from: nn.Module | None = None) -> nn.Module:
         model_class, config_class = MODEL_CLASSES[self.name]
@@ -125,7 +156,9 @@ def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 TASKS: dict[str, Task] = {
     "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
-                       epochs=10, batch_size=256, learning_rate=3e-3),
+                       epochs=10, batch_size=256, learning_rate=3e-3,
+                       extra_digits=classifier_extras, validation_options={"with_drawn": False},
+                       calibrate=choose_not_a_digit_threshold),
     "unet": Task("unet", unet_batch, unet_loss, "dice_corrupted",
                  epochs=3, batch_size=256, learning_rate=3e-3),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",

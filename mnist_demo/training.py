@@ -64,8 +64,14 @@ def train_model(name: str, splits: MnistSplits, args: argparse.Namespace, device
     if task.starts_from:
         start_from, card = load_checkpoint(task.starts_from, Path(args.out), device)
         provenance["started_from"] = {"model": task.starts_from, "weights_sha256": card["weights_sha256"]}
-    model, history = fit(task, splits.train, splits.validation, epochs, device, args.seed,
+    train, validation = splits.train, splits.validation
+    if task.extra_digits is not None:  # a dry run takes a hundredth of them
+        extra_train, extra_validation = task.extra_digits(splits, 0.01 if args.dry_run else 1.0)
+        train, validation = train.joined(extra_train), validation.joined(extra_validation)
+    model, history = fit(task, train, validation, epochs, device, args.seed,
                          max_batches=DRY_RUN_BATCHES if args.dry_run else None, start_from=start_from)
+    if task.calibrate is not None:
+        model = task.calibrate(model, validation, device)
     seconds = time.perf_counter() - start
     test_metrics = task.evaluate(model, splits.test, device)
     save_checkpoint(name, model, Path(args.out), {

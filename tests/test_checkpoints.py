@@ -67,7 +67,7 @@ def test_round_trip_gives_the_same_outputs(tmp_path: Path, name: str, model_clas
 def test_card_records_the_config_needed_to_rebuild(tmp_path: Path) -> None:
     _, card_path = saved_classifier(tmp_path)
     card = json.loads(card_path.read_text())
-    assert card["config"] == {"widths": [8, 16, 32], "dropout": 0.3, "num_classes": 10}
+    assert card["config"] == {"widths": [8, 16, 32], "dropout": 0.3, "num_classes": 11, "not_a_digit_threshold": 0.5}
     loaded, _ = load_checkpoint("classifier", tmp_path)
     assert loaded.config == ClassifierConfig(widths=(8, 16, 32))
 

@@ -26,15 +26,25 @@ def assert_every_parameter_learns(model: nn.Module) -> None:
 
 
 class TestClassifier:
-    def test_one_logit_per_class(self) -> None:
+    def test_one_logit_per_digit_and_one_for_not_a_digit(self) -> None:
         logits = Classifier().eval()(torch.randn(3, 1, 28, 28))
-        assert logits.shape == (3, 10)
+        assert logits.shape == (3, 11)
         assert torch.isfinite(logits).all()
 
     def test_backward_reaches_every_parameter(self) -> None:
         model = Classifier().train()
         classifier_loss(model, Batch(torch.randn(4, 1, 28, 28), torch.tensor([0, 3, 7, 9]))).backward()
         assert_every_parameter_learns(model)
+
+
+def test_detector_starts_from_the_classifiers_digit_rows() -> None:
+    classifier, detector = Classifier(), Detector()
+    detector.start_from(classifier)
+    head = classifier.head[1]
+    assert torch.equal(detector.roi_class_head.weight, head.weight[:10])
+    assert torch.equal(detector.roi_class_head.bias, head.bias[:10])
+    crops = torch.randn(2, 1, 28, 28)
+    assert torch.equal(detector.roi_features(crops), classifier.features(crops))
 
 
 class TestUNet:
