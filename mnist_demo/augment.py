@@ -139,6 +139,44 @@ def _place_without_overlap(
     return corners
 
 
+@dataclass(frozen=True)
+class RowLayout:
+    """Digits written in a row as people write numbers: close, touching or slightly overlapping,
+    of somewhat different heights, on a slanted line."""
+
+    gap: tuple[float, float] = (-0.12, 0.3)  # between neighbours' ink boxes, in digit heights
+    height_spread: float = 0.15  # each digit's height within this share of the row's
+    max_slant: float = 0.15  # the line's rise per unit of width
+    baseline_jitter: float = 0.06  # each digit off the line by up to this share of its height
+
+
+def _place_in_row(sides: torch.Tensor, canvas_size: int, generator: torch.Generator, row: RowLayout,
+                  longest: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zoom and top-left corners for digits of (K, 2) ink `sides` written left to right in a row
+    that fits the canvas (digit heights up to `longest` of its side)."""
+    count = len(sides)
+    heights = uniform(1, *longest, generator) * canvas_size * uniform(count, 1 - row.height_spread,
+                                                                      1 + row.height_spread, generator)
+    gaps = uniform(count, *row.gap, generator) * heights
+    gaps[0] = 0
+    slant = uniform(1, -row.max_slant, row.max_slant, generator)
+    for _ in range(20):  # shrink the row until it fits
+        zoom = heights / sides[:, 1]
+        widths, tall = sides[:, 0] * zoom, sides[:, 1] * zoom
+        lefts = torch.cumsum(gaps + torch.cat([torch.zeros(1), widths[:-1]]), dim=0)
+        lefts = lefts - lefts.min()
+        bottoms = lefts * slant + uniform(count, -1, 1, generator) * row.baseline_jitter * tall
+        tops = bottoms - tall
+        span_x, span_y = float((lefts + widths).max()), float(bottoms.max() - tops.min())
+        if span_x <= canvas_size - 2 and span_y <= canvas_size - 2:
+            break
+        heights, gaps = heights * 0.85, gaps * 0.85
+    room = torch.tensor([canvas_size - span_x, canvas_size - span_y]).clamp(min=0)
+    start = torch.rand(2, generator=generator) * room
+    corners = torch.stack([lefts + start[0], tops - tops.min() + start[1]], dim=1)
+    return zoom, corners
+
+
 def render_canvases(
     digits: torch.Tensor,
     labels: torch.Tensor,
@@ -146,20 +184,29 @@ def render_canvases(
     canvas_size: int,
     generator: torch.Generator,
     scale: tuple[float, float] = (0.15, 0.9),
+    row_fraction: float = 0.0,
+    row: RowLayout = RowLayout(),
 ) -> Canvases:
     """Paste 28x28 float digits (N, 1, 28, 28) onto black canvases, several per canvas when asked.
 
     Each digit's ink is scaled so its longest side is `scale` of the canvas side (smaller when
-    several must fit). Boxes are read off each rendered digit with the ink rule, so they match
-    the ground truth exactly.
+    several must fit). Digits are placed apart at random, or, on `row_fraction` of the canvases of
+    several digits, written in a row (`row`: close, touching, overlapping). Boxes are read off each
+    rendered digit with the ink rule, so they match the ground truth exactly.
     """
     source_boxes = ink_boxes(ink_mask(digits[:, 0]))
     sides = (source_boxes[:, 2:] - source_boxes[:, :2]).clamp(min=1)  # (N, 2) ink width, height
     thetas, owners, used = [], [], 0
     for canvas_index, count in enumerate(digits_per_canvas):
         high = scale[1] if count == 1 else max(scale[0], min(scale[1], 1.6 / (count + 1)))
+        chosen = slice(used, used + count)
+        in_row = count > 1 and torch.rand(1, generator=generator).item() < row_fraction
         while True:
-            chosen = slice(used, used + count)
+            if in_row:
+                zoom, corners = _place_in_row(sides[chosen], canvas_size, generator, row, (scale[0], 0.6))
+                margin = zoom / 2
+                corners = corners - margin[:, None]  # as the scattered digits' corners, below
+                break
             longest = uniform(count, scale[0], high, generator) * canvas_size
             zoom = longest / sides[chosen].amax(dim=1)
             # bilinear resampling spreads ink half a source pixel (zoom / 2 canvas pixels) past its box
