@@ -23,7 +23,9 @@ def environment() -> dict[str, Any]:
     import gradio
     import onnxruntime
 
+    # The kernels torch picked (AVX512 or AVX2, ATEN_CPU_CAPABILITY can lower it): times differ with it.
     return {"date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()} cores, {cpu}",
+            "instruction_set": torch.backends.cpu.get_cpu_capability(),
             "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
             "gradio": gradio.__version__}
 
