@@ -19,8 +19,8 @@ from PIL import Image
 
 from benchmarks.common import environment, percentiles, scratch_folder, write_result
 from benchmarks.load import free_port, start_app
+from benchmarks.synthetic import as_sketchpad, pen_drawing, place
 from mnist_demo.data import load_digits, resolve_data_dir
-from mnist_demo.synthetic import as_sketchpad, pen_drawing, place
 
 TARGET_RATIO = 1.3  # the app's p50 over the echo app's
 

@@ -1,5 +1,5 @@
 """How well the predictor reads every kind of input the app promises to read: per kind, accuracy
-and the detector box's IoU with the true ink box, on synthetic inputs (mnist_demo.synthetic).
+and the detector box's IoU with the true ink box, on synthetic inputs (benchmarks.synthetic).
 
     MNIST_DATA_DIR=../shared/data python -m benchmarks.robustness --count 300 --weights weights
 """
@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from benchmarks.synthetic import KINDS, Sample, iter_samples
 from mnist_demo.data import load_digits, resolve_data_dir
 from mnist_demo.inference import Predictor, load_predictor
 from mnist_demo.metrics import paired_box_iou
-from mnist_demo.synthetic import KINDS, Sample, iter_samples
 
 REPORTED_FAILURES = 5
 

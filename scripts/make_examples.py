@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks.synthetic import pen_drawing, write_number
 from mnist_demo.augment import CorruptionStrength, corrupt
 from mnist_demo.data import load_digits, resolve_data_dir
-from mnist_demo.synthetic import pen_drawing, write_number
 
 OUT = Path(__file__).resolve().parent.parent / "examples"
 

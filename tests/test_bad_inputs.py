@@ -1,4 +1,4 @@
-"""The bad-input table (mnist_demo.hostile, docs/bad-inputs.md) through the predictor and the CLI:
+"""The bad-input table (benchmarks.hostile, docs/bad-inputs.md) through the predictor and the CLI:
 each case gets the right answer or a clear message, never a traceback. The live endpoint's
 share is in test_app.py."""
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_demo.hostile import CASES, Case
+from benchmarks.hostile import CASES, Case
 from mnist_demo.inference import Prediction, Predictor
 from mnist_demo.preprocessing import InputError
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.synthetic import as_sketchpad, pen_drawing, place, write_number
 from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.data import DigitSet, normalise, to_unit_float
 from mnist_demo.detection import detect
@@ -17,7 +18,6 @@ from mnist_demo.inference import Prediction, Predictor, load_predictor
 from mnist_demo.metrics import paired_box_iou
 from mnist_demo.preprocessing import Ink, ink_box
 from mnist_demo.serving import OnnxDetector, OnnxNetwork, for_inference, serve
-from mnist_demo.synthetic import as_sketchpad, pen_drawing, place, write_number
 from mnist_demo.views import working_copy, working_factor
 
 

@@ -1,6 +1,6 @@
 """Whole numbers: several digits on one input, each boxed, segmented and read, left to right.
 
-Inputs are MNIST test digits redrawn with a pen (mnist_demo.synthetic) and written side by side
+Inputs are MNIST test digits redrawn with a pen (benchmarks.synthetic) and written side by side
 on the app's wide Sketchpad canvas. The digit for each label is the first test digit with that label.
 """
 
@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from benchmarks.synthetic import as_sketchpad, pen_drawing, write_number
 from mnist_demo.data import DigitSet
 from mnist_demo.detection import not_nested
 from mnist_demo.inference import Predictor, not_spanning, same_digit
 from mnist_demo.metrics import paired_box_iou
-from mnist_demo.synthetic import as_sketchpad, pen_drawing, write_number
 from mnist_demo.ui import CANVAS_SIZE
 
 CANVAS = (CANVAS_SIZE[1], CANVAS_SIZE[0])  # (H, W)

@@ -1,5 +1,5 @@
 """The trained predictor end to end, on synthetic inputs of every kind the app promises to read
-(mnist_demo.synthetic): how the digit is framed for the classifier, the box, blank inputs, and
+(benchmarks.synthetic): how the digit is framed for the classifier, the box, blank inputs, and
 accuracy per kind.
 
 The weights come from $MNIST_DEMO_WEIGHTS, else the repo's weights/; without them these tests
@@ -18,12 +18,7 @@ import torch
 from PIL import Image
 
 from benchmarks.robustness import KindScore, score
-from mnist_demo.constants import DIGIT_BOX_SIZE, IMAGE_SIZE
-from mnist_demo.data import DigitSet
-from mnist_demo.inference import Box, Prediction, Predictor
-from mnist_demo.metrics import paired_box_iou
-from mnist_demo.preprocessing import ink_box
-from mnist_demo.synthetic import (
+from benchmarks.synthetic import (
     KINDS,
     SKETCHPAD_SIDE,
     as_photo,
@@ -33,6 +28,11 @@ from mnist_demo.synthetic import (
     pen_drawing,
     place,
 )
+from mnist_demo.constants import DIGIT_BOX_SIZE, IMAGE_SIZE
+from mnist_demo.data import DigitSet
+from mnist_demo.inference import Box, Prediction, Predictor
+from mnist_demo.metrics import paired_box_iou
+from mnist_demo.preprocessing import ink_box
 
 SEED = 0
 # The product's targets, per kind of input; a kind that misses its target fails here.

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.synthetic import as_sketchpad, pen_drawing, place
 from mnist_demo.inference import Predictor
 from mnist_demo.preprocessing import mask_box
 from mnist_demo.rendering import BOX_COLOUR, MASK_ALPHA, MASK_COLOUR, display_image, render_overlay
-from mnist_demo.synthetic import as_sketchpad, pen_drawing, place
 
 
 def composite(alpha: int = 255) -> np.ndarray:

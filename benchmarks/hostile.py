@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from mnist_demo.pen import draw_pen
 from mnist_demo.preprocessing import ImageSource
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -74,6 +75,26 @@ def _scribbles() -> dict:
         points = [tuple(point) for point in rng.uniform(0, SIDE, (4, 2)).tolist()]
         draw.line(points, fill=255, width=28, joint="curve")
     return _sketch(np.asarray(image))
+
+
+# Things that are not digits, drawn with the app's brush: strokes of (x, y) points in a box 1 high.
+NOT_DIGITS: dict[str, list[list[tuple[float, float]]]] = {
+    "a letter A": [[(0.1, 1.0), (0.5, 0.0), (0.9, 1.0)], [(0.28, 0.6), (0.72, 0.6)]],
+    "a letter Z": [[(0.1, 0.0), (0.9, 0.0), (0.1, 1.0), (0.9, 1.0)]],
+    "a star": [[(0.5 + (0.5 if i % 2 == 0 else 0.2) * np.cos(np.pi * (i / 5 - 0.5)),
+                 0.5 + (0.5 if i % 2 == 0 else 0.2) * np.sin(np.pi * (i / 5 - 0.5))) for i in range(11)]],
+    "a smiley": [[(0.5 + 0.5 * np.cos(t), 0.5 + 0.5 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)],
+                 [(0.33, 0.35), (0.34, 0.38)], [(0.66, 0.35), (0.67, 0.38)],
+                 [(0.5 + 0.25 * np.cos(t), 0.55 + 0.18 * np.sin(t))
+                  for t in np.linspace(0.15 * np.pi, 0.85 * np.pi, 12)]],
+    "a house": [[(0.1, 0.4), (0.1, 1.0), (0.9, 1.0), (0.9, 0.4), (0.1, 0.4)], [(0.05, 0.4), (0.5, 0.0), (0.95, 0.4)]],
+}
+
+
+def _not_a_digit(name: str) -> dict:
+    """One of NOT_DIGITS drawn 400 px high with the app's 28 px brush, in the middle of the Sketchpad."""
+    paths = [np.array(stroke) * 400 + 200 for stroke in NOT_DIGITS[name]]
+    return _sketch(np.round(draw_pen(paths, 28, (SIDE, SIDE)) * 255).astype(np.uint8))
 
 
 def _number(folder: Path) -> Path:
@@ -146,8 +167,10 @@ CASES: tuple[Case, ...] = (
          "none", "blank"),
     Case("all black", lambda folder: _save(folder, "black.png", Image.new("RGB", (SIDE, SIDE), "black")),
          "none", "blank"),
-    Case("one dot", _dot, "none", "dot"),
-    Case("canvas covered in scribbles", lambda folder: _scribbles(), "none", "scribble"),
+    Case("one dot", _dot, "none", "does not look like a digit"),
+    Case("canvas covered in scribbles", lambda folder: _scribbles(), "none", "covers most of the picture"),
+    *(Case(name, lambda folder, name=name: _not_a_digit(name), "none", "does not look like a digit")
+      for name in NOT_DIGITS),
     Case("two digits", _number, "number", "37"),
     Case("1x1 px", lambda folder: _save(folder, "one_pixel.png", Image.new("L", (1, 1), 255)), "none", "blank"),
     Case("10000x10000 px", lambda folder: _save(folder, "huge.png", Image.new("1", (10_000, 10_000), 1)),
