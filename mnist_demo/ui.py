@@ -14,7 +14,7 @@ import numpy as np
 from gradio.utils import get_upload_folder
 from PIL import Image
 
-from mnist_demo.inference import Prediction, Predictor
+from mnist_demo.inference import BLANK, Prediction, Predictor
 from mnist_demo.preprocessing import ImageSource, InputError, open_image
 from mnist_demo.rendering import display_image, enlarge_digits, render_overlay
 
@@ -27,24 +27,35 @@ READOUT_HEADERS = ["digit", "classifier", "detector", "mask Dice", "mask IoU", "
 SERVING_CONCURRENCY = 2
 MAX_QUEUE = 64
 MAX_UPLOAD = "20mb"
+NO_INPUT = "Draw a digit or a number, or upload a picture."
 # Serving writes only to Gradio's temp folder ($GRADIO_TEMP_DIR, else <tmp>/gradio): uploads and
 # the rendered images. Each file is deleted this many seconds after it was written (checked every
 # half of that), and what is left when the server shuts down.
 CACHE_SECONDS = int(os.environ.get("MNIST_DEMO_CACHE_SECONDS", "300"))
 
-# Gradio 6 opens the Sketchpad with no tool chosen ("select the draw tool to start"):
-# choose the brush once the page has loaded, so people can draw straight away.
+# Gradio 6.31's Sketchpad opens with no tool chosen, and its "Clear canvas" drops back to none
+# ("select the draw tool to start"; the next stroke draws nothing): choose the brush when the page
+# loads and after every clear. Deferred with setTimeout because the editor announces the clear
+# before it resets its tool; undo and redo keep the tool.
 SELECT_BRUSH_JS = """
 () => {
+  const started = Date.now();
   const pick = () => {
-    const pad = document.querySelector('#sketchpad');
-    const brush = pad && pad.querySelector('button[aria-label="Brush"], button[title="Brush"]');
-    if (brush) { brush.click(); return true; }
-    return false;
+    const brush = document.querySelector('#sketchpad button[aria-label="Brush"]');
+    if (brush) brush.click();
+    else if (Date.now() - started < 10000) setTimeout(pick, 200);
   };
-  if (!pick()) { const timer = setInterval(() => { if (pick()) clearInterval(timer); }, 200);
-                 setTimeout(() => clearInterval(timer), 10000); }
+  setTimeout(pick);
 }
+"""
+# The overlay panel keeps this height whatever it shows, and the picture keeps its own shape, as
+# large as the panel allows (Gradio stretches the <img> element over the panel); the top padding
+# keeps the panel's floating label off the picture.
+OVERLAY_HEIGHT = 320
+OVERLAY_MIN_WIDTH = 400  # narrower windows put the readouts below it instead of shrinking it
+PAGE_CSS = """
+#overlay .image-frame { padding-top: var(--size-8); box-sizing: border-box; }
+#overlay img { width: auto; height: auto; max-width: 100%; max-height: 100%; }
 """
 
 INTRO = """
@@ -100,6 +111,11 @@ def cached_image_file(image: Image.Image | np.ndarray, format: str) -> str:
     return str(path)
 
 
+def no_reading(status: str) -> Outputs:
+    """Every output emptied, with `status` in the status line."""
+    return None, None, None, None, [], status
+
+
 def make_handler(predictor: Predictor):
     """The function behind both tabs and the public `predict` endpoint: the number, the most
     confident digit's top classes, the overlay, what the classifier saw, the per-digit readouts
@@ -107,7 +123,7 @@ def make_handler(predictor: Predictor):
 
     def predict(image: ImageSource | None) -> Outputs:
         if image is None:
-            return None, None, None, None, [], "Draw a digit or a number, or upload a picture."
+            return no_reading(NO_INPUT)
         start = time.perf_counter()
         try:
             if isinstance(image, (str, os.PathLike)):
@@ -116,7 +132,9 @@ def make_handler(predictor: Predictor):
             picture = display_image(image)
         except InputError as error:
             gr.Warning(str(error))
-            return None, None, None, None, [], str(error)
+            return no_reading(str(error))
+        if isinstance(image, dict) and prediction.message == BLANK:
+            return no_reading(NO_INPUT)  # an emptied canvas (cleared, last stroke undone) is no mistake to point out
         overlay = cached_image_file(render_overlay(picture, prediction), "jpeg")
         elapsed = (time.perf_counter() - start) * 1000
         if not prediction.found:
@@ -150,6 +168,8 @@ def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | Non
     examples = sorted(str(path) for path in EXAMPLES_DIR.glob("*.*"))
     with gr.Blocks(title="Draw a digit: classifier, U-Net and detector", analytics_enabled=False,
                    delete_cache=(max(1, CACHE_SECONDS // 2), CACHE_SECONDS)) as demo:
+        # Gradio 6 takes page CSS only in launch(); carried here, the page is the same however it is launched.
+        gr.HTML(f"<style>{PAGE_CSS}</style>", visible="hidden")
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column(scale=3):
@@ -174,7 +194,7 @@ def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | Non
                 status = gr.Markdown(elem_id="status")
         with gr.Row():
             overlay = gr.Image(elem_id="overlay", label="Your picture: U-Net mask and detector boxes", type="filepath",
-                               interactive=False)
+                               interactive=False, height=OVERLAY_HEIGHT, min_width=OVERLAY_MIN_WIDTH)
             with gr.Column():
                 readouts = gr.Dataframe(elem_id="readouts", headers=READOUT_HEADERS, interactive=False,
                                         label="Per digit, left to right: U-Net mask and detector box vs the "
@@ -188,6 +208,7 @@ def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | Non
         upload.change(predict_upload, upload, outputs, api_name="predict", show_progress="minimal", preprocess=False)
         read_upload.click(predict_upload, upload, outputs, api_name="read_upload", api_visibility="private",
                           preprocess=False)
+        sketchpad.clear(None, js=SELECT_BRUSH_JS)
         demo.load(None, js=SELECT_BRUSH_JS)
     # Sized for a 2-vCPU CPU Space: two requests run at once, one per core (torch uses one thread
     # each, see app.py), because oversubscribed cores slow every request down many times over.

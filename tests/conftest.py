@@ -1,4 +1,4 @@
-"""Shared fixtures: where MNIST is, and a few real digits from it."""
+"""Shared fixtures: where MNIST is, a few real digits from it, the models, and the running app."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.load import free_port, start_app
 from mnist_demo.checkpoints import WeightsMissingError
 from mnist_demo.constants import MNIST_FILES
 from mnist_demo.data import DigitSet, load_digits, raw_folder
@@ -52,6 +53,21 @@ def predictor() -> Predictor:
 def test_digits(mnist_dir: Path) -> DigitSet:
     """All 10k MNIST test digits."""
     return load_digits(mnist_dir, train=False)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python app.py` on a free port, the way people start it; stopped after the session."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    temp = tmp_path_factory.mktemp("gradio")  # the app's uploads and outputs
+    try:
+        server = start_app(port, log, env={"MNIST_DEMO_DEVICE": "cpu", "GRADIO_TEMP_DIR": str(temp)})
+    except RuntimeError:
+        pytest.fail(f"app.py did not start; see {log}")
+    yield f"http://127.0.0.1:{port}/"
+    server.terminate()
+    server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

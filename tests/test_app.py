@@ -1,40 +1,26 @@
-"""The running app: the public /predict endpoint through gradio_client, and a real browser."""
+"""The app's handler, and the running app's public /predict endpoint through gradio_client (the page
+itself: test_browser.py)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import gradio as gr
+import numpy as np
 import pytest
+from PIL import Image
 
 from benchmarks.common import scratch_folder
 from benchmarks.load import free_port, start_app
+from mnist_demo.inference import BLANK, Predictor
+from mnist_demo.ui import CANVAS_SIZE, NO_INPUT, make_handler
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python app.py` on a free port, the way people start it; stopped after the module."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    temp = tmp_path_factory.mktemp("gradio")  # the app's uploads and outputs
-    try:
-        server = start_app(port, log, env={"MNIST_DEMO_DEVICE": "cpu", "GRADIO_TEMP_DIR": str(temp)})
-    except RuntimeError:
-        pytest.fail(f"app.py did not start; see {log}")
-    url = f"http://127.0.0.1:{port}/"
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
 
 
 @pytest.fixture
@@ -71,51 +57,19 @@ def test_predict_endpoint_reads_a_light_on_dark_example(app_url: str, downloads:
     assert top_label(number) == top_label(label) == "5"
 
 
-def draw(page, element, strokes: list[list[tuple[float, float]]]) -> None:  # noqa: ANN001
-    """Mouse strokes over `element`, points as fractions of its width and height."""
-    box = element.bounding_box()
-    for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=12)
-        page.mouse.up()
-
-
-@pytest.mark.browser
-def test_browser_draw_then_upload(app_url: str) -> None:
-    if not CHROMIUM.exists():
-        message = "Debian's chromium is not installed (make test installs it when run as root)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import expect, sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(app_url)
-        canvas = page.locator("#sketchpad canvas").first
-        expect(canvas).to_be_visible(timeout=30_000)
-        # A 7, drawn without choosing any tool first: the brush must already be selected.
-        draw(page, canvas, [[(0.10, 0.2), (0.30, 0.2), (0.17, 0.8)]])
-        number = page.locator("#number .output-class")  # gr.Label's headline
-        expect(number).to_have_text("7", timeout=30_000)
-        expect(page.locator("#label .output-class")).to_have_text("7", timeout=10_000)
-        readouts = page.locator("#readouts")
-        expect(readouts).to_contain_text("mask Dice", timeout=10_000)
-        assert "box IoU" in readouts.inner_text()
-        # then a 1 beside it: the page reads the two-digit number 71
-        draw(page, canvas, [[(0.45, 0.2), (0.45, 0.8)]])
-        expect(number).to_have_text("71", timeout=30_000)
-        expect(page.locator("#status")).to_contain_text("Read 2 digits", timeout=10_000)
-        if os.environ.get("SCREENSHOT"):
-            page.screenshot(path=os.environ["SCREENSHOT"], full_page=True)
-        page.get_by_role("tab", name="Upload").click()
-        page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / "light_on_dark_5.png"))
-        expect(number).to_have_text("5", timeout=30_000)
-        browser.close()
+def test_an_emptied_canvas_empties_the_outputs_quietly_and_a_blank_upload_is_told(
+        predictor: Predictor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    messages: list[str] = []
+    monkeypatch.setattr(gr, "Info", messages.append)
+    predict = make_handler(predictor)
+    cleared = np.zeros((CANVAS_SIZE[1], CANVAS_SIZE[0], 4), dtype=np.uint8)  # what the Sketchpad sends after a clear
+    assert predict({"background": cleared, "layers": [cleared], "composite": cleared}) == (
+        None, None, None, None, [], NO_INPUT)
+    assert not messages
+    white = tmp_path / "white.png"
+    Image.new("RGB", (200, 200), "white").save(white)
+    *_, status = predict(str(white))
+    assert messages == [BLANK] and BLANK in status
 
 
 ENDPOINT_CASES = ["empty file", "text file named .png", "truncated PNG", "decompression bomb (20000x20000, a few kB)",
@@ -127,7 +81,7 @@ def test_endpoint_answers_bad_inputs_and_keeps_serving(app_url: str, name: str, 
                                                        downloads: str) -> None:
     from gradio_client import Client, handle_file
 
-    from mnist_demo.hostile import CASES
+    from benchmarks.hostile import CASES
 
     (case,) = [case for case in CASES if case.name == name]
     client = Client(app_url, verbose=False, download_files=downloads)
