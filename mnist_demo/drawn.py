@@ -144,19 +144,18 @@ def _fonts() -> tuple[Path, ...]:
                         if path.stem.startswith(("DejaVu", "STIXGeneral")) and "Display" not in path.stem))
 
 
-def _glyph(text: str, font: Path) -> np.ndarray:
-    """`text` in `font`, about DRAWING_SIDE px tall, as float ink (0..1); empty if the font lacks it."""
-    face = ImageFont.truetype(str(font), size=DRAWING_SIDE)
+def _glyph(text: str, font: Path, side: int) -> np.ndarray:
+    """`text` in `font`, about `side` px tall, as float ink (0..1); empty if the font lacks it."""
+    face = ImageFont.truetype(str(font), size=side)
     left, top, right, bottom = face.getbbox(text)
     image = Image.new("L", (max(1, right - left + 8), max(1, bottom - top + 8)))
     ImageDraw.Draw(image).text((4 - left, 4 - top), text, fill=255, font=face)
     return np.asarray(image, dtype=np.float32) / 255
 
 
-def _drawn(strokes: Path2, rng: np.random.Generator, closed_shape: bool = False) -> np.ndarray:
-    """Pen paths (a box 1 high) jittered as a hand would, slanted and stretched, drawn with a pen
-    from fine to marker-thick -> float ink."""
-    side = DRAWING_SIDE
+def drawn_strokes(strokes: Path2, rng: np.random.Generator, side: int = DRAWING_SIDE) -> np.ndarray:
+    """Pen paths (a box 1 high) jittered as a hand would, slanted and stretched, drawn about `side`
+    px high with a pen from fine to marker-thick -> float ink."""
     slant, stretch = rng.uniform(-0.35, 0.35), float(np.exp(rng.uniform(-0.45, 0.45)))
     warp = np.array([[stretch, slant], [0.0, 1.0]])
     paths = []
@@ -171,32 +170,33 @@ def _drawn(strokes: Path2, rng: np.random.Generator, closed_shape: bool = False)
     return draw_pen(paths, pen, (int(extent[0]), int(extent[1])))
 
 
-def _blob(rng: np.random.Generator) -> np.ndarray:
+def _blob(rng: np.random.Generator, side: int) -> np.ndarray:
     """A filled disc or ellipse: a dot made big, or a digit inked over."""
-    width, height = (DRAWING_SIDE * rng.uniform(0.3, 1.0, 2)).astype(int) + 4
+    width, height = (side * rng.uniform(0.3, 1.0, 2)).astype(int) + 4
     image = Image.new("L", (int(width) + 8, int(height) + 8))
     ImageDraw.Draw(image).ellipse((4, 4, 4 + width, 4 + height), fill=255)
     return np.asarray(image, dtype=np.float32) / 255
 
 
-def not_a_digit_drawing(rng: np.random.Generator) -> np.ndarray:
-    """One thing that is not a digit, as float ink: a letter or symbol in a font (40%), a drawn
-    shape or scribble (50%) or a blob (10%)."""
+def not_a_digit_drawing(rng: np.random.Generator, side: int = DRAWING_SIDE) -> np.ndarray:
+    """One thing that is not a digit, about `side` px high, as float ink: a letter or symbol in a
+    font (40%), a drawn shape or scribble (50%) or a blob (10%)."""
     pick = rng.random()
     if pick < 0.4:
         characters = LETTERS if rng.random() < 0.75 else SYMBOLS
-        glyph = _glyph(characters[int(rng.integers(len(characters)))], _fonts()[int(rng.integers(len(_fonts())))])
-        return glyph if glyph.max() > 0 else _blob(rng)
+        character = characters[int(rng.integers(len(characters)))]
+        glyph = _glyph(character, _fonts()[int(rng.integers(len(_fonts())))], side)
+        return glyph if glyph.max() > 0 else _blob(rng, side)
     if pick < 0.9:
         names = list(SHAPES)
-        return _drawn(SHAPES[names[int(rng.integers(len(names)))]](rng), rng)
-    return _blob(rng)
+        return drawn_strokes(SHAPES[names[int(rng.integers(len(names)))]](rng), rng, side)
+    return _blob(rng, side)
 
 
 def digit_style_drawing(label: int, rng: np.random.Generator) -> np.ndarray:
     """One digit of `label` (a key of DIGIT_STYLES) in a style MNIST rarely shows, as float ink."""
     styles = DIGIT_STYLES[label]
-    return _drawn(styles[int(rng.integers(len(styles)))], rng)
+    return drawn_strokes(styles[int(rng.integers(len(styles)))], rng)
 
 
 def as_views(drawings: list[np.ndarray], labels: list[int]) -> DigitSet:

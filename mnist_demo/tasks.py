@@ -102,7 +102,7 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
 DRAWN_TRAINING = (10_000, 5_000)
 DRAWN_VALIDATION = (1_500, 1_000)
 DRAWN_SEED = 1  # the validation set is drawn from DRAWN_SEED + 1, evaluation's test set from + 2
-PENDIGITS_SEED = 0
+PENDIGITS_SEEDS = (0, 1)  # each training line drawn this many times, at other sizes, aspects and pens
 
 
 def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, DigitSet]:
@@ -111,8 +111,9 @@ def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, Digi
     sized = [round(count * scale) for count in (*DRAWN_TRAINING, *DRAWN_VALIDATION)]
     pen_written = read_pendigits(splits.data_dir).part(held_out=False)
     pen_written = pen_written.first(round(len(pen_written) * scale))
-    training = drawn_set(*sized[:2], seed=DRAWN_SEED).joined(
-        pendigit_views(pen_written, mnist_aspects(splits.train), PENDIGITS_SEED))
+    training, aspects = drawn_set(*sized[:2], seed=DRAWN_SEED), mnist_aspects(splits.train)
+    for seed in PENDIGITS_SEEDS:
+        training = training.joined(pendigit_views(pen_written, aspects, seed))
     return training, drawn_set(*sized[2:], seed=DRAWN_SEED + 1)
 
 
@@ -156,13 +157,13 @@ def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 TASKS: dict[str, Task] = {
     "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
-                       epochs=10, batch_size=256, learning_rate=3e-3,
+                       epochs=12, batch_size=256, learning_rate=3e-3,
                        extra_digits=classifier_extras, validation_options={"with_drawn": False},
                        calibrate=choose_not_a_digit_threshold),
     "unet": Task("unet", unet_batch, unet_loss, "dice_corrupted",
                  epochs=3, batch_size=256, learning_rate=3e-3),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
-                     epochs=8, batch_size=128, learning_rate=3e-3, samples_per_epoch=24_000,
+                     epochs=8, batch_size=128, learning_rate=3e-3, samples_per_epoch=32_000,
                      validation_size=1_000, validation_options={"with_corrupted": False},
                      starts_from="classifier"),
 }
