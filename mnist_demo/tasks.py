@@ -163,7 +163,7 @@ TASKS: dict[str, Task] = {
     "unet": Task("unet", unet_batch, unet_loss, "dice_corrupted",
                  epochs=3, batch_size=256, learning_rate=3e-3),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
-                     epochs=8, batch_size=128, learning_rate=3e-3, samples_per_epoch=32_000,
+                     epochs=10, batch_size=128, learning_rate=3e-3, samples_per_epoch=32_000,
                      validation_size=1_000, validation_options={"with_corrupted": False},
                      starts_from="classifier"),
 }
