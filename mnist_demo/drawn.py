@@ -2,7 +2,7 @@
 
 - Digit styles that MNIST's American writers rarely use: continental 1s (flag and foot),
   crossed 7s, open-top 4s, 9s with straight stems, slashed 0s, drawn thin to marker-thick,
-  slanted, narrow and wide.
+  slanted, narrow and wide; and digits printed in the fonts the letters below come from.
 - Things that are not digits, for the classifier's extra "not a digit" class: letters and
   symbols in matplotlib's fonts, drawn shapes (star, house, heart, spiral, smiley, ...), scribbles
   and blobs. Letters and symbols that people also write as digits (O, l, I, S, b, g, q, B, |, /)
@@ -115,6 +115,10 @@ SHAPES: dict[str, Callable[[np.random.Generator], Path2]] = {
     "polygon": _polygon, "cross": _cross, "check": _check, "zigzag": _zigzag, "wave": _wave, "scribble": _scribble,
 }
 
+# Shapes whose parts are drawn too; a part of a square, a cross or a check is a corner or a line, as
+# in a 7, a 4 or a 1.
+PARTED_SHAPES = ("star", "house", "spiral", "smiley", "zigzag", "wave", "scribble")
+
 # Styles of digits that MNIST rarely shows, as pen paths in a box 1 high. The "in one stroke"
 # ones are two-stroke digits as a tablet records them when the pen's lifts are lost: the way from
 # the end of the first stroke to the start of the second is inked too.
@@ -125,8 +129,6 @@ DIGIT_STYLES: dict[int, list[Path2]] = {
     4: [[[(0.55, 0.0), (0.05, 0.65), (0.95, 0.65)], [(0.7, 0.3), (0.7, 1.0)]],  # closed, stem apart
         [[(0.1, 0.0), (0.05, 0.6), (0.9, 0.6)], [(0.7, 0.05), (0.7, 1.0)]],  # open top
         [[(0.15, 0.0), (0.1, 0.6), (0.9, 0.6), (0.7, 0.05), (0.7, 1.0)]]],  # open top, in one stroke
-    5: [[[(0.3, 0.05), (0.25, 0.45), (0.6, 0.4), (0.85, 0.62), (0.7, 0.92), (0.3, 0.95), (0.1, 0.85),
-          (0.3, 0.05), (0.85, 0.05)]]],  # in one stroke, the bar last
     7: [[[(0.05, 0.08), (0.85, 0.02), (0.4, 1.0)], [(0.3, 0.52), (0.85, 0.5)]],  # crossed
         [[(0.1, 0.2), (0.1, 0.0), (0.85, 0.02), (0.45, 1.0)]],  # with a hook
         [[(0.05, 0.08), (0.85, 0.02), (0.4, 1.0), (0.25, 0.52), (0.85, 0.5)]]],  # crossed, in one stroke
@@ -178,9 +180,19 @@ def _blob(rng: np.random.Generator, side: int) -> np.ndarray:
     return np.asarray(image, dtype=np.float32) / 255
 
 
+def _part(drawing: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random part of a drawing, half to most of it each way: what the detector may box of a
+    shape (the right half of a star reads as a 3)."""
+    height, width = drawing.shape
+    part_height, part_width = (np.array([height, width]) * rng.uniform(0.5, 0.85, 2)).astype(int) + 1
+    top, left = int(rng.integers(height - part_height + 1)), int(rng.integers(width - part_width + 1))
+    part = drawing[top:top + part_height, left:left + part_width]
+    return part if part.max() > 0.5 else drawing
+
+
 def not_a_digit_drawing(rng: np.random.Generator, side: int = DRAWING_SIDE) -> np.ndarray:
     """One thing that is not a digit, about `side` px high, as float ink: a letter or symbol in a
-    font (40%), a drawn shape or scribble (50%) or a blob (10%)."""
+    font (40%), a drawn shape or scribble, whole or a part of it (50%), or a blob (10%)."""
     pick = rng.random()
     if pick < 0.4:
         characters = LETTERS if rng.random() < 0.75 else SYMBOLS
@@ -188,8 +200,9 @@ def not_a_digit_drawing(rng: np.random.Generator, side: int = DRAWING_SIDE) -> n
         glyph = _glyph(character, _fonts()[int(rng.integers(len(_fonts())))], side)
         return glyph if glyph.max() > 0 else _blob(rng, side)
     if pick < 0.9:
-        names = list(SHAPES)
-        return drawn_strokes(SHAPES[names[int(rng.integers(len(names)))]](rng), rng, side)
+        name = list(SHAPES)[int(rng.integers(len(SHAPES)))]
+        drawing = drawn_strokes(SHAPES[name](rng), rng, side)
+        return _part(drawing, rng) if name in PARTED_SHAPES and rng.random() < 0.3 else drawing
     return _blob(rng, side)
 
 
@@ -208,11 +221,20 @@ def as_views(drawings: list[np.ndarray], labels: list[int]) -> DigitSet:
                     torch.tensor([labels[index] for index in kept], dtype=torch.long))
 
 
+def printed_digit(label: int, rng: np.random.Generator) -> np.ndarray:
+    """`label` in one of the fonts the letters come from, as float ink: so that a font's look is
+    no sign of "not a digit"."""
+    return _glyph(str(label), _fonts()[int(rng.integers(len(_fonts())))], DRAWING_SIDE)
+
+
 def drawn_set(not_digits: int, styled_digits: int, seed: int) -> DigitSet:
-    """`not_digits` things that are not digits (label NOT_A_DIGIT) and `styled_digits` digits in
-    the DIGIT_STYLES, as 28x28 views, in a fixed order from `seed`."""
+    """`not_digits` things that are not digits (label NOT_A_DIGIT) and `styled_digits` digits, half
+    in the DIGIT_STYLES and half printed in the letters' fonts, as 28x28 views, in a fixed order
+    from `seed`."""
     rng = np.random.default_rng(seed)
-    styled = [int(label) for label in rng.choice(sorted(DIGIT_STYLES), styled_digits)]
+    styled = [int(label) for label in rng.choice(sorted(DIGIT_STYLES), styled_digits - styled_digits // 2)]
+    printed = [int(label) for label in rng.integers(0, 10, styled_digits // 2)]
     drawings = [not_a_digit_drawing(rng) for _ in range(not_digits)]
     drawings += [digit_style_drawing(label, rng) for label in styled]
-    return as_views(drawings, [NOT_A_DIGIT] * not_digits + styled)
+    drawings += [printed_digit(label, rng) for label in printed]
+    return as_views(drawings, [NOT_A_DIGIT] * not_digits + styled + printed)

@@ -99,7 +99,7 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
 # Pen-drawn inputs that join MNIST's digits for the classifier (drawn.py): things that are not
 # digits and digits in styles MNIST lacks, for training and for validation; and pendigits' training
 # lines, real writers' digits drawn as on the app's canvas (pendigits.py).
-DRAWN_TRAINING = (10_000, 5_000)
+DRAWN_TRAINING = (12_000, 8_000)
 DRAWN_VALIDATION = (1_500, 1_000)
 DRAWN_SEED = 1  # the validation set is drawn from DRAWN_SEED + 1, evaluation's test set from + 2
 PENDIGITS_SEEDS = (0, 1)  # each training line drawn this many times, at other sizes, aspects and pens

@@ -45,7 +45,8 @@ class TestDrawnInputs:
         drawn = drawn_set(not_digits=12, styled_digits=6, seed=0)
         assert drawn.images.shape == (18, 28, 28) and drawn.images.dtype == torch.uint8
         assert drawn.labels[:12].tolist() == [NOT_A_DIGIT] * 12
-        assert set(drawn.labels[12:].tolist()) <= set(DIGIT_STYLES)
+        assert set(drawn.labels[12:15].tolist()) <= set(DIGIT_STYLES)  # drawn styles, then printed digits
+        assert set(drawn.labels[15:].tolist()) <= set(range(10))
         # framed as MNIST frames digits: ink inside the 28x28, none on the border rows
         assert (drawn.images.flatten(1).amax(dim=1) > 200).all()
         assert drawn.images[:, 0].sum() == 0 and drawn.images[:, -1].sum() == 0
