@@ -91,7 +91,7 @@ NOT_DIGITS: dict[str, list[list[tuple[float, float]]]] = {
 }
 
 
-def _not_a_digit(name: str) -> dict:
+def not_a_digit_sketch(name: str) -> dict:
     """One of NOT_DIGITS drawn 400 px high with the app's 28 px brush, in the middle of the Sketchpad."""
     paths = [np.array(stroke) * 400 + 200 for stroke in NOT_DIGITS[name]]
     return _sketch(np.round(draw_pen(paths, 28, (SIDE, SIDE)) * 255).astype(np.uint8))
@@ -169,7 +169,7 @@ CASES: tuple[Case, ...] = (
          "none", "blank"),
     Case("one dot", _dot, "none", "does not look like a digit"),
     Case("canvas covered in scribbles", lambda folder: _scribbles(), "none", "covers most of the picture"),
-    *(Case(name, lambda folder, name=name: _not_a_digit(name), "none", "does not look like a digit")
+    *(Case(name, lambda folder, name=name: not_a_digit_sketch(name), "none", "does not look like a digit")
       for name in NOT_DIGITS),
     Case("two digits", _number, "number", "37"),
     Case("1x1 px", lambda folder: _save(folder, "one_pixel.png", Image.new("L", (1, 1), 255)), "none", "blank"),

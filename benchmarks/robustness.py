@@ -1,5 +1,6 @@
-"""How well the predictor reads every kind of input the app promises to read: per kind, accuracy
-and the detector box's IoU with the true ink box, on synthetic inputs (benchmarks.synthetic).
+"""How well the predictor reads every kind of input the app promises to read: per kind, accuracy,
+the share refused as "no digit" (false rejections: every input is a digit) and the detector box's
+IoU with the true ink box, on synthetic inputs (benchmarks.synthetic).
 
     MNIST_DATA_DIR=../shared/data python -m benchmarks.robustness --count 300 --weights weights
 """
@@ -28,15 +29,17 @@ class KindScore:
 
     accuracy: float
     mean_box_iou: float  # a missing box counts as 0
+    refused: float  # answered "no digit"
     count: int
     failures: list[tuple[int, int | None]]  # the first few (true label, predicted label)
 
 
 def score(predictor: Predictor, samples: Iterable[Sample]) -> KindScore:
     """Accuracy and mean box IoU of `predictor` on `samples` (read one at a time)."""
-    correct, overlaps, failures = 0, [], []
+    correct, refused, overlaps, failures = 0, 0, [], []
     for sample in samples:
         result = predictor.predict(sample.image)
+        refused += result.label is None
         if result.box is None:
             overlaps.append(0.0)
         else:
@@ -46,8 +49,8 @@ def score(predictor: Predictor, samples: Iterable[Sample]) -> KindScore:
         elif len(failures) < REPORTED_FAILURES:
             failures.append((sample.label, result.label))
     count = len(overlaps)
-    return KindScore(accuracy=round(correct / count, 4), mean_box_iou=round(sum(overlaps) / count, 4), count=count,
-                     failures=failures)
+    return KindScore(accuracy=round(correct / count, 4), mean_box_iou=round(sum(overlaps) / count, 4),
+                     refused=round(refused / count, 4), count=count, failures=failures)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

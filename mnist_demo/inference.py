@@ -12,10 +12,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 from torch.nn import functional as F
-from torchvision.transforms.v2 import functional as TF
 
 from mnist_demo.checkpoints import load_checkpoint
-from mnist_demo.constants import DETECTION_THRESHOLD, IMAGE_SIZE, NUM_CLASSES
+from mnist_demo.constants import DETECTION_THRESHOLD, IMAGE_SIZE, NOT_A_DIGIT, NUM_CLASSES
 from mnist_demo.data import ink_mask, normalise
 from mnist_demo.detection import detect
 from mnist_demo.devices import pick_device
@@ -29,7 +28,6 @@ from mnist_demo.views import (
     letterbox,
     mnist_like_strokes,
     mnist_view,
-    stroke_width,
     surroundings,
     working_copy,
     working_factor,
@@ -38,14 +36,6 @@ from mnist_demo.views import (
 # The classifier reads the ink inside the detector's box grown by this fraction each side,
 # so a box that clips a stroke still gives the whole digit.
 BOX_MARGIN = 0.1
-# Ink whose mean stroke width is at least this fraction of its longest side is a dot or a blob
-# (a filled disc measures 0.56; digits drawn with a marker a quarter of their height, up to 0.37).
-DOT_STROKE_RATIO = 0.45
-# Ink whose strokes, laid end to end, are longer than this many times its longest side is a
-# tangle of scribbles (random strokes: 4.3 and more), not a digit (at most 3.1 on the synthetic
-# inputs of every kind, benchmarks/robustness.py).
-MAX_STROKE_LENGTH = 4.0
-SHAPE_SIDE = 64  # the ink is measured for both rules at this size
 # Ink on more than this share of the picture is not writing on paper (and the polarity rule,
 # which takes the border for background, no longer holds).
 MAX_INK_COVERAGE = 0.5
@@ -53,10 +43,9 @@ MAX_INK_COVERAGE = 0.5
 BLANK = "No digit found: the picture is blank."
 NOTHING_STANDS_OUT = ("No digit found: nothing on the picture stands out from its background as pen strokes "
                       "(a blank page, or one covered in ink or scribbles?).")
-NOT_A_DIGIT = "No digit found: the ink does not look like a digit."
-DOT = "No digit found: a dot or a filled blob is not a digit; draw the digit's strokes."
-SCRIBBLES = ("No digit found: the ink is a tangle of strokes or covers most of the picture (scribbles?). "
-             "Clear the canvas and write digits with some space around them.")
+NOT_DIGIT_LIKE = "No digit found: the picture does not look like a digit."
+COVERED = ("No digit found: ink covers most of the picture. "
+           "Clear the canvas and write digits with some space around them.")
 
 Box = tuple[int, int, int, int]
 
@@ -245,30 +234,6 @@ def group_parts(boxes: Sequence[Sequence[float]]) -> list[list[int]]:
     return groups
 
 
-def not_a_digit(values: np.ndarray, ink_region: Box | None) -> str | None:
-    """Why the ink in `ink_region` (a digit's ink box, `snap_to_ink`) is not a digit (DOT or
-    SCRIBBLES), or None when it may be one; no ink at all is a dot.
-
-    Measured on the ink reduced (anti-aliased) to SHAPE_SIDE px: the averaging closes the
-    pinholes of noisy photographed strokes, and large drawings cost no more.
-    """
-    if ink_region is None:
-        return DOT
-    x0, y0, x1, y1 = ink_region
-    patch = torch.from_numpy(np.ascontiguousarray(values[y0:y1, x0:x1]))
-    zoom = min(1.0, SHAPE_SIDE / max(patch.shape))
-    size = [max(1, round(patch.shape[0] * zoom)), max(1, round(patch.shape[1] * zoom))]
-    small = TF.resize(patch[None, None], size, antialias=True)[0, 0].numpy()
-    side = max(small.shape)
-    width = stroke_width(small)
-    if width >= DOT_STROKE_RATIO * side:
-        return DOT
-    strokes = int((small > STROKE_LEVEL * small.max()).sum())
-    if strokes / width > MAX_STROKE_LENGTH * side:  # area / width: the strokes' length
-        return SCRIBBLES
-    return None
-
-
 # A stroke (connected ink) lying at least this share inside another digit's box, and less than half
 # inside this digit's own box, is the neighbour's, even where the two boxes overlap.
 NEIGHBOUR_STROKE_SHARE = 0.9
@@ -323,8 +288,11 @@ class Predictor:
     """The three models on one device as `serving.serve` runs them, ready for `predict`."""
 
     def __init__(self, classifier: Network, unet: Network, detector: Detector | OnnxDetector,
-                 device: torch.device) -> None:
+                 device: torch.device, not_a_digit_threshold: float) -> None:
         self.classifier, self.unet, self.detector, self.device = classifier, unet, detector, device
+        # a digit whose NOT_A_DIGIT probability reaches this is not read (chosen on validation data
+        # when the classifier was trained, and saved in its card)
+        self.not_a_digit_threshold = not_a_digit_threshold
 
     def _empty(self, ink: Ink, message: str, timer: Timer) -> Prediction:
         width, height = ink.size
@@ -350,7 +318,7 @@ class Predictor:
         if truth_box is None:
             return self._empty(ink, BLANK if ink.clean else NOTHING_STANDS_OUT, timer)
         if float((ink.values[::4, ::4] > STROKE_LEVEL * ink.full).mean()) > MAX_INK_COVERAGE:  # every 16th pixel
-            return self._empty(ink, SCRIBBLES, timer)
+            return self._empty(ink, COVERED, timer)
         # From here on the models' work is done on the ink's surroundings, reduced when large.
         work = working_copy(ink, surroundings(truth_box, width, height), working_factor(ink, truth_box))
         values, ink_here = work.ink.values, solid_ink(work.ink)
@@ -364,14 +332,14 @@ class Predictor:
             found = Detections(found.boxes + torch.tensor([grown, grown, -grown, -grown]), found.labels, found.scores)
         timer.lap("detector")
         if len(found.scores) == 0:
-            return self._empty(ink, NOT_A_DIGIT, timer)
+            return self._empty(ink, NOT_DIGIT_LIKE, timer)
         whole = not_spanning(found.boxes)
         found = Detections(found.boxes[whole], found.labels[whole], found.scores[whole])
         boxes = placement.to_input(found.boxes).tolist()  # in working pixels
         groups = group_parts(boxes)
         # Parts of one digit are read as one: the union of their boxes, the best part's label and score.
         digit_boxes = [_round_box(union([boxes[part] for part in group]), work_width, work_height) for group in groups]
-        views, regions, refused = [], [], []
+        views, regions = [], []
         # the ink's connected strokes, to tell whose they are where digits' boxes overlap
         strokes = ndimage.label(ink_here)[0] if overlapping(digit_boxes) else None
         for index, box in enumerate(digit_boxes):
@@ -380,19 +348,23 @@ class Predictor:
             own_values, own_ink = keep_own_ink(values, box, others, theirs), keep_own_ink(ink_here, box, others, theirs)
             grow_x, grow_y = BOX_MARGIN * (box[2] - box[0]), BOX_MARGIN * (box[3] - box[1])
             region = follow_strokes(own_ink, (box[0] - grow_x, box[1] - grow_y, box[2] + grow_x, box[3] + grow_y))
-            ink_region = snap_to_ink(own_values, region)
-            reason = not_a_digit(own_values, ink_region)
-            refused.append(reason)
-            views.append(None if reason else mnist_view(own_values, region))
-            regions.append((region, ink_region, own_ink))
-        kept = [index for index, view in enumerate(views) if view is not None]
-        if not kept:
-            return self._empty(ink, SCRIBBLES if SCRIBBLES in refused else DOT, timer)
-        detector_boxes = [_round_box(work.to_input(digit_boxes[index]), width, height) for index in kept]
+            views.append(mnist_view(own_values, region))
+            regions.append((region, snap_to_ink(own_values, region), own_ink))
+        framed = [index for index, view in enumerate(views) if view is not None]
+        if not framed:
+            return self._empty(ink, NOT_DIGIT_LIKE, timer)
         timer.lap("crop")
+        batch = normalise(torch.from_numpy(np.stack([views[i].digit for i in framed])))[:, None].to(self.device)
+        chances = torch.softmax(self.classifier(batch).float(), dim=1).cpu()  # (K, 11): the digits, NOT_A_DIGIT
+        digit_chances = chances[:, :NOT_A_DIGIT] / chances[:, :NOT_A_DIGIT].sum(dim=1, keepdim=True)
+        is_digit = (chances[:, NOT_A_DIGIT] < self.not_a_digit_threshold).tolist()
+        kept = [index for index, keep in zip(framed, is_digit, strict=True) if keep]
+        if not kept:
+            return self._empty(ink, NOT_DIGIT_LIKE, timer)
+        probabilities = digit_chances[torch.tensor(is_digit)].tolist()
+        batch = batch[torch.tensor(is_digit, device=batch.device)]
         digits = np.stack([views[i].digit for i in kept])
-        batch = normalise(torch.from_numpy(digits))[:, None].to(self.device)
-        probabilities = torch.softmax(self.classifier(batch).float(), dim=1).cpu().tolist()
+        detector_boxes = [_round_box(work.to_input(digit_boxes[index]), width, height) for index in kept]
         timer.lap("classifier")
         mask_logits = self.unet(batch).float()[:, 0].cpu()
         timer.lap("unet")
@@ -463,6 +435,7 @@ def load_predictor(weights_dir: str | Path | None = None, device: str = "auto", 
     """
     chosen = pick_device(device)
     threads = threads or torch.get_num_threads()
-    models = [serve(load_checkpoint(name, Path(weights_dir) if weights_dir else None, chosen)[0], chosen, threads)
-              for name in ("classifier", "unet", "detector")]
-    return Predictor(*models, device=chosen)
+    classifier, unet, detector = (load_checkpoint(name, Path(weights_dir) if weights_dir else None, chosen)[0]
+                                  for name in ("classifier", "unet", "detector"))
+    return Predictor(*(serve(model, chosen, threads) for model in (classifier, unet, detector)), device=chosen,
+                     not_a_digit_threshold=classifier.config.not_a_digit_threshold)
