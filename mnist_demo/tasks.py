@@ -99,7 +99,7 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
 # Pen-drawn inputs that join MNIST's digits for the classifier (drawn.py): things that are not
 # digits and digits in styles MNIST lacks, for training and for validation; and pendigits' training
 # lines, real writers' digits drawn as on the app's canvas (pendigits.py).
-DRAWN_TRAINING = (12_000, 8_000)
+DRAWN_TRAINING = (12_000, 6_000)
 DRAWN_VALIDATION = (1_500, 1_000)
 DRAWN_SEED = 1  # the validation set is drawn from DRAWN_SEED + 1, evaluation's test set from + 2
 PENDIGITS_SEEDS = (0, 1)  # each training line drawn this many times, at other sizes, aspects and pens
@@ -157,7 +157,7 @@ def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 TASKS: dict[str, Task] = {
     "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
-                       epochs=12, batch_size=256, learning_rate=3e-3,
+                       epochs=16, batch_size=256, learning_rate=3e-3,
                        extra_digits=classifier_extras, validation_options={"with_drawn": False},
                        calibrate=choose_not_a_digit_threshold),
     "unet": Task("unet", unet_batch, unet_loss, "dice_corrupted",
