@@ -1,6 +1,5 @@
 """Cold start: from `python app.py` to the page answering (the target), and on to the first
-successful /predict, in seconds (medians of a few starts). The page answers before the models have
-loaded (app.py); the first /predict waits for them.
+successful /predict, in seconds (medians of a few starts).
 
     python -m benchmarks.cold_start --out benchmarks/results/cold_start.json
 """

@@ -7,7 +7,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 
 import gradio as gr
@@ -117,11 +116,10 @@ def no_reading(status: str) -> Outputs:
     return None, None, None, None, [], status
 
 
-def make_handler(predictor: Predictor | Future[Predictor]):
+def make_handler(predictor: Predictor):
     """The function behind both tabs and the public `predict` endpoint: the number, the most
     confident digit's top classes, the overlay, what the classifier saw, the per-digit readouts
-    and a status line. Given a Future (app.py serves the page while the models load), a request
-    waits for the predictor."""
+    and a status line."""
 
     def predict(image: ImageSource | None) -> Outputs:
         if image is None:
@@ -130,7 +128,7 @@ def make_handler(predictor: Predictor | Future[Predictor]):
         try:
             if isinstance(image, (str, os.PathLike)):
                 image = open_image(image)  # decoded once, for the models and for the overlay
-            prediction = (predictor.result() if isinstance(predictor, Future) else predictor).predict(image)
+            prediction = predictor.predict(image)
             picture = display_image(image)
         except InputError as error:
             gr.Warning(str(error))
@@ -158,8 +156,8 @@ def uploaded_path(payload: dict | str | None) -> str | None:
     return payload.get("path")
 
 
-def build_demo(predictor: Predictor | Future[Predictor] | None,
-               handler: Callable[[ImageSource | None], Outputs] | None = None) -> gr.Blocks:
+def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | None], Outputs] | None = None
+               ) -> gr.Blocks:
     """The whole app around a loaded predictor. `handler` replaces the predictor's handler: the
     speed benchmark's echo app is this same app answering a fixed result."""
     predict = handler or make_handler(predictor)
