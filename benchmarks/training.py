@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmarks.common import environment, write_result
 from benchmarks.load import REPO_ROOT
 
-TARGET_S = 15 * 60
+TARGET_S = 20 * 60  # issue 14: python train.py <= 20 min on this 2-core CPU
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from benchmarks.synthetic import as_sketchpad, pen_drawing, write_number
-from mnist_demo.data import DigitSet
+from mnist_demo.augment import render_canvases
+from mnist_demo.data import DigitSet, to_unit_float
 from mnist_demo.detection import not_nested
 from mnist_demo.inference import Predictor, not_spanning, same_digit
 from mnist_demo.metrics import paired_box_iou
@@ -127,3 +128,19 @@ def test_a_box_reaching_over_a_neighbour_keeps_only_its_own_strokes(predictor: P
     assert one.detector_box[0] < 0.30 * width, "the case this test is for: a box over the 7's end"
     assert (one.box[0], one.box[2]) == (columns[0], columns[-1] + 1)
     assert one.confidence > 0.9
+
+
+def test_training_rows_write_digits_close_touching_and_in_order(test_digits: DigitSet) -> None:
+    """The detector's row canvases (augment.RowLayout): every digit inside the canvas, left to
+    right, and some neighbours' ink boxes touching or overlapping, as in numbers people write."""
+    counts = [4] * 40
+    digits = test_digits.subset(sum(counts))
+    canvases = render_canvases(to_unit_float(digits.images), digits.labels, counts, 96,
+                               torch.Generator().manual_seed(0), row_fraction=1.0)
+    gaps = []
+    for boxes in canvases.boxes:
+        assert (boxes >= 0).all() and (boxes <= 96).all()
+        assert torch.equal(boxes[:, 0], boxes[:, 0].sort().values)  # written left to right
+        gaps += (boxes[1:, 0] - boxes[:-1, 2]).tolist()
+    assert min(gaps) < 0 and sum(gap <= 0 for gap in gaps) >= 0.15 * len(gaps)
+    assert max(gaps) > 3  # and some apart
