@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as error:  # the detector starts from a classifier that is not there
         print(f"error: the detector starts from the trained classifier. {error}", file=sys.stderr)
         return 2
+    except DataUnavailableError as error:  # the classifier also reads pendigits, beside MNIST
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     total = time.perf_counter() - start
     write_report(Path(args.out), results, total)
     print(f"trained {', '.join(names)} in {total / 60:.1f} min; checkpoints and report in {args.out}/", flush=True)

@@ -94,6 +94,17 @@ def test_train_without_mnist_says_where_to_put_it(tmp_path: Path) -> None:
     assert not (tmp_path / "weights").exists()
 
 
+def test_train_without_pendigits_says_where_to_put_it(mnist_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "mnist-only"
+    (data / "MNIST").mkdir(parents=True)
+    (data / "MNIST" / "raw").symlink_to((mnist_dir / "MNIST" / "raw").resolve())
+    result = run([str(REPO_ROOT / "train.py"), "--dry-run", "--model", "classifier", "--data-dir", str(data),
+                  "--out", str(tmp_path / "weights")], tmp_path)
+    assert result.returncode == 2
+    assert str(data / "pendigits" / "pendigits.tra") in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_evaluate_without_weights_says_how_to_train(mnist_dir: Path, tmp_path: Path) -> None:
     result = run(["-m", "mnist_demo", "evaluate", "--weights", str(tmp_path), "--device", "cpu"], REPO_ROOT, mnist_dir)
     assert result.returncode == 2
