@@ -168,7 +168,8 @@ CASES: tuple[Case, ...] = (
     Case("all black", lambda folder: _save(folder, "black.png", Image.new("RGB", (SIDE, SIDE), "black")),
          "none", "blank"),
     Case("one dot", _dot, "none", "does not look like a digit"),
-    Case("canvas covered in scribbles", lambda folder: _scribbles(), "none", "cover"),  # "covers most", "covered in ink"
+    # a Sketchpad: "covers most of the picture"; saved as a file: "... covered in ink or scribbles?"
+    Case("canvas covered in scribbles", lambda folder: _scribbles(), "none", "cover"),
     *(Case(name, lambda folder, name=name: not_a_digit_sketch(name), "none", "does not look like a digit")
       for name in NOT_DIGITS),
     Case("two digits", _number, "number", "37"),
