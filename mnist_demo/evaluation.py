@@ -17,14 +17,12 @@ from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.constants import DETECTION_THRESHOLD, NOT_A_DIGIT, NUM_CLASSES
 from mnist_demo.data import DigitSet, ink_mask, load_digits, normalise, quantise, to_unit_float
 from mnist_demo.detection import detect, read_number
-from mnist_demo.drawn import drawn_set
+from mnist_demo.drawn import TEST_SEED, drawn_set
 from mnist_demo.metrics import Detections, average_precision, dice, iou, paired_box_iou
 
 EVALUATION_SEED = 1234
-# The drawn test set: things that are not digits, digits in styles MNIST lacks (drawn.py); the
-# classifier trains on drawn_set seeds 1 and 2.
+# The drawn test set: things that are not digits, digits in styles MNIST lacks (drawn.py).
 DRAWN_TEST = (2_000, 1_000)
-DRAWN_TEST_SEED = 3
 
 
 def corrupted_copy(images: torch.Tensor, seed: int = EVALUATION_SEED) -> torch.Tensor:
@@ -81,7 +79,7 @@ def evaluate_classifier(model: nn.Module, digits: DigitSet, device: torch.device
     if not is_digit.all():
         scores["not_a_digit_rejected"] = float(refused[~is_digit].float().mean())
     if with_drawn:
-        drawn = evaluate_classifier(model, drawn_set(*DRAWN_TEST, seed=DRAWN_TEST_SEED), device, with_drawn=False)
+        drawn = evaluate_classifier(model, drawn_set(*DRAWN_TEST, seed=TEST_SEED), device, with_drawn=False)
         scores["drawn"] = {key: drawn[key] for key in ("accuracy", "false_rejection", "not_a_digit_rejected")}
     return scores
 

@@ -357,12 +357,12 @@ class Predictor:
         batch = normalise(torch.from_numpy(np.stack([views[i].digit for i in framed])))[:, None].to(self.device)
         chances = torch.softmax(self.classifier(batch).float(), dim=1).cpu()  # (K, 11): the digits, NOT_A_DIGIT
         digit_chances = chances[:, :NOT_A_DIGIT] / chances[:, :NOT_A_DIGIT].sum(dim=1, keepdim=True)
-        is_digit = (chances[:, NOT_A_DIGIT] < self.not_a_digit_threshold).tolist()
-        kept = [index for index, keep in zip(framed, is_digit, strict=True) if keep]
+        is_digit = chances[:, NOT_A_DIGIT] < self.not_a_digit_threshold
+        kept = [index for index, keep in zip(framed, is_digit.tolist(), strict=True) if keep]
         if not kept:
             return self._empty(ink, NOT_DIGIT_LIKE, timer)
-        probabilities = digit_chances[torch.tensor(is_digit)].tolist()
-        batch = batch[torch.tensor(is_digit, device=batch.device)]
+        probabilities = digit_chances[is_digit].tolist()
+        batch = batch[is_digit.to(batch.device)]
         digits = np.stack([views[i].digit for i in kept])
         detector_boxes = [_round_box(work.to_input(digit_boxes[index]), width, height) for index in kept]
         timer.lap("classifier")

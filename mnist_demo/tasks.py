@@ -14,7 +14,7 @@ from mnist_demo.augment import CorruptionStrength, corrupt, random_affine, rando
 from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE
 from mnist_demo.data import DigitSet, MnistSplits, ink_mask, normalise, quantise, to_unit_float
 from mnist_demo.detection import detector_loss, make_targets
-from mnist_demo.drawn import drawn_set
+from mnist_demo.drawn import TRAINING_SEED, VALIDATION_SEED, drawn_set
 from mnist_demo.evaluation import EVALUATORS, choose_not_a_digit_threshold
 from mnist_demo.models import MODEL_CLASSES
 from mnist_demo.pendigits import mnist_aspects, pendigit_views, read_pendigits
@@ -101,7 +101,6 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
 # lines, real writers' digits drawn as on the app's canvas (pendigits.py).
 DRAWN_TRAINING = (12_000, 6_000)
 DRAWN_VALIDATION = (1_500, 1_000)
-DRAWN_SEED = 1  # the validation set is drawn from DRAWN_SEED + 1, evaluation's test set from + 2
 PENDIGITS_SEEDS = (0, 1)  # each training line drawn this many times, at other sizes, aspects and pens
 
 
@@ -111,10 +110,10 @@ def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, Digi
     sized = [round(count * scale) for count in (*DRAWN_TRAINING, *DRAWN_VALIDATION)]
     pen_written = read_pendigits(splits.data_dir).part(held_out=False)
     pen_written = pen_written.first(round(len(pen_written) * scale))
-    training, aspects = drawn_set(*sized[:2], seed=DRAWN_SEED), mnist_aspects(splits.train)
+    training, aspects = drawn_set(*sized[:2], seed=TRAINING_SEED), mnist_aspects(splits.train)
     for seed in PENDIGITS_SEEDS:
         training = training.joined(pendigit_views(pen_written, aspects, seed))
-    return training, drawn_set(*sized[2:], seed=DRAWN_SEED + 1)
+    return training, drawn_set(*sized[2:], seed=VALIDATION_SEED)
 
 
 @dataclass(frozen=True)
