@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torchvision.ops import box_iou
@@ -18,7 +19,13 @@ from mnist_demo.constants import DETECTION_THRESHOLD, NOT_A_DIGIT, NUM_CLASSES
 from mnist_demo.data import DigitSet, ink_mask, load_digits, normalise, quantise, to_unit_float
 from mnist_demo.detection import detect, read_number
 from mnist_demo.drawn import TEST_SEED, drawn_set
+from mnist_demo.frames import working_copy_of
+from mnist_demo.inference import Predictor, load_predictor
 from mnist_demo.metrics import Detections, average_precision, dice, iou, paired_box_iou
+from mnist_demo.pendigits import read_pendigits
+from mnist_demo.pictures import PICTURE_KINDS, enlarged_digits, photographed, picture_set
+from mnist_demo.preprocessing import mask_box, to_ink
+from mnist_demo.segmentation import THRESHOLD_GAMMA, grid_view, segment, thresholds_on_picture
 
 EVALUATION_SEED = 1234
 # The drawn test set: things that are not digits, digits in styles MNIST lacks (drawn.py).
@@ -117,23 +124,65 @@ def otsu_threshold(images: torch.Tensor) -> torch.Tensor:
     return between.argmax(dim=1).float().view(-1, 1, 1, 1) / 255  # ink is strictly above this
 
 
+# The U-Net's test pictures: the first of the digits it is given (2,000 are plenty for a mean
+# Dice), enlarged to this side, clean and photographed.
+UNET_PICTURES, UNET_PICTURE_SIDE = 2_000, 192
+
+
 def evaluate_unet(model: nn.Module, digits: DigitSet, device: torch.device) -> dict[str, float]:
-    """Dice and IoU against the clean ink mask, on clean inputs and on corrupted ones
-    (with Otsu thresholding of the same corrupted inputs as the baseline)."""
-    clean = to_unit_float(digits.images)
-    truth = ink_mask(digits.images)
-    damaged = corrupted_copy(clean)
-    predicted_clean = run_in_chunks(model, normalise(clean), device)[:, 0] > 0
-    predicted_damaged = run_in_chunks(model, normalise(damaged), device)[:, 0] > 0
-    thresholded = (damaged > otsu_threshold(damaged))[:, 0]
-    return {
-        "dice": float(dice(predicted_clean, truth).mean()),
-        "iou": float(iou(predicted_clean, truth).mean()),
-        "dice_corrupted": float(dice(predicted_damaged, truth).mean()),
-        "iou_corrupted": float(iou(predicted_damaged, truth).mean()),
-        "threshold_dice_corrupted": float(dice(thresholded, truth).mean()),
-        "threshold_iou_corrupted": float(iou(thresholded, truth).mean()),
-    }
+    """Dice and IoU at the picture's resolution against the clean ink: on MNIST digits enlarged
+    into crisp ink, and on photos of them (with Otsu thresholding of the same photos beside)."""
+    generator = torch.Generator().manual_seed(EVALUATION_SEED)
+    scores: dict[str, list[torch.Tensor]] = {}
+    digits = digits.subset(min(UNET_PICTURES, len(digits)))
+    for start in range(0, len(digits), 250):
+        clean = quantise(enlarged_digits(to_unit_float(digits.images[start:start + 250]), UNET_PICTURE_SIDE, generator))
+        truth = ink_mask(clean)[:, 0]
+        photos = photographed(clean, generator)
+        read = torch.stack([torch.from_numpy(to_ink(photo).values) for photo in photos])[:, None]
+        darkness = 1 - torch.from_numpy(np.stack(photos)).float()[:, None] / 255
+        masks = {"": unet_masks(model, clean, device), "_photo": unet_masks(model, read, device),
+                 "_photo_otsu": (darkness > otsu_threshold(darkness))[:, 0]}
+        for suffix, mask in masks.items():
+            scores.setdefault(f"dice{suffix}", []).append(dice(mask, truth))
+            scores.setdefault(f"iou{suffix}", []).append(iou(mask, truth))
+    return {name: float(torch.cat(values).mean()) for name, values in scores.items()}
+
+
+def unet_masks(model: nn.Module, values: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The U-Net's (B, H, W) bool masks of whole (B, 1, H, W) pictures in 0..1, as `segment` makes them."""
+    level = thresholds_on_picture(run_in_chunks(model, grid_view(values), device), *values.shape[-2:])
+    return (values.clamp(min=0).pow(THRESHOLD_GAMMA) > level)[:, 0]
+
+
+# unet_on_input: this many pictures of each kind, drawn from pendigits' held-out pen paths
+PICTURES_PER_KIND = 100
+
+
+@torch.inference_mode()
+def evaluate_unet_on_input(model: nn.Module, data_dir: Path) -> dict[str, dict[str, float]]:
+    """Per picture kind (drawings on the 800x800 canvas, transparent and light-on-dark PNGs,
+    photos): mean Dice and IoU at the input's resolution of the mask the app shows (`segment`)
+    against the clean ink; on photos, Otsu's threshold of the grey photo beside it."""
+    paths = read_pendigits(data_dir).part(held_out=True)
+    serving = model.cpu().eval()
+    report = {}
+    for kind in PICTURE_KINDS:
+        scores: dict[str, list[float]] = {}
+        for picture in picture_set(kind, paths, PICTURES_PER_KIND, EVALUATION_SEED):
+            truth = torch.from_numpy(picture.clean)
+            box = mask_box(ink_mask(picture.ink.values))
+            found = np.zeros_like(picture.clean) if box is None else segment(
+                serving, picture.ink, working_copy_of(picture.ink, box))
+            masks = {"": torch.from_numpy(found)}
+            if picture.photo is not None:
+                darkness = 1 - torch.from_numpy(picture.photo).float()[None, None] / 255
+                masks["_otsu"] = (darkness > otsu_threshold(darkness))[0, 0]
+            for suffix, mask in masks.items():
+                scores.setdefault(f"dice{suffix}", []).append(float(dice(mask[None], truth[None])))
+                scores.setdefault(f"iou{suffix}", []).append(float(iou(mask[None], truth[None])))
+        report[kind] = {name: round(float(np.mean(values)), 6) for name, values in scores.items()}
+    return report
 
 
 def run_detector(model: nn.Module, inputs: torch.Tensor, device: torch.device,
@@ -232,6 +281,29 @@ def evaluate_detector(model: nn.Module, digits: DigitSet, device: torch.device,
             "multidigit": evaluate_multidigit(model, digits, device, DETECTION_THRESHOLD)}
 
 
+# numbers: canvases of 1 to 6 test digits written in a row (augment.RowLayout: close to touching,
+# as people write numbers), NUMBERS_PER_LENGTH of each length, read by the app's own predictor
+NUMBERS_PER_LENGTH, NUMBER_CANVAS = 100, 384
+
+
+def evaluate_numbers(predictor: Predictor, digits: DigitSet) -> dict[str, float]:
+    """The share of whole numbers the app reads exactly (`Predictor.predict`, the code behind the
+    page), overall and per length."""
+    counts = list(MULTIDIGIT_COUNTS) * NUMBERS_PER_LENGTH
+    used = digits.subset(sum(counts))
+    canvases = render_canvases(to_unit_float(used.images), used.labels, counts, NUMBER_CANVAS,
+                               torch.Generator().manual_seed(EVALUATION_SEED), row_fraction=1.0)
+    right = []
+    for image, boxes, labels in zip(canvases.images, canvases.boxes, canvases.labels, strict=True):
+        truth = "".join(str(label) for label in labels[boxes[:, 0].argsort()].tolist())
+        right.append(predictor.predict(image[0].numpy()).number == truth)
+    report = {"numbers": len(right), "number_accuracy": sum(right) / len(right)}
+    for length in MULTIDIGIT_COUNTS:
+        chosen = [read for read, count in zip(right, counts, strict=True) if count == length]
+        report[f"{length}_digits"] = sum(chosen) / len(chosen)
+    return report
+
+
 EVALUATORS: dict[str, Callable[[nn.Module, DigitSet, torch.device], dict[str, Any]]] = {
     "classifier": evaluate_classifier,
     "unet": evaluate_unet,
@@ -245,4 +317,6 @@ def evaluate_weights(weights_dir: Path | None, data_dir: Path, device: torch.dev
     test = load_digits(data_dir, train=False)
     report = {name: evaluator(models[name], test, device) for name, evaluator in EVALUATORS.items()}
     report["multidigit"] = report["detector"].pop("multidigit")
+    report["unet_on_input"] = evaluate_unet_on_input(models["unet"], data_dir)
+    report["numbers"] = evaluate_numbers(load_predictor(weights_dir, device=device.type), test)
     return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torchvision.ops import box_area, box_iou
 
@@ -26,6 +27,17 @@ def iou(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     overlap = (p & t).sum(dim=1).float()
     union = (p | t).sum(dim=1).float()
     return torch.where(union > 0, overlap / union.clamp(min=1), torch.ones_like(union))
+
+
+def dice_and_iou(predicted: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """Dice and IoU of one bool mask against another, in numpy (the predictor's pictures: numpy
+    counts a picture's pixels several times faster than torch on one thread); two empty masks
+    agree perfectly (1.0, 1.0)."""
+    overlap = int(np.count_nonzero(predicted & target))
+    total = int(np.count_nonzero(predicted)) + int(np.count_nonzero(target))
+    if total == 0:
+        return 1.0, 1.0
+    return 2 * overlap / total, overlap / (total - overlap)
 
 
 def paired_box_iou(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

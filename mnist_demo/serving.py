@@ -23,7 +23,8 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from mnist_demo.constants import CANVAS_SIZE, IMAGE_SIZE
-from mnist_demo.models import Detector, DetectorConfig, DetectorOutput
+from mnist_demo.models import Detector, DetectorConfig, DetectorOutput, UNet
+from mnist_demo.segmentation import GRID_HEIGHT
 
 Network = Callable[[torch.Tensor], torch.Tensor]
 
@@ -39,7 +40,7 @@ class OnnxNetwork:
             # which takes 1.5 s per network here against 0.1 s: too slow for the app's start.
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             # The U-Net's check of its input's size is plain Python, read once while tracing: right,
-            # since the graph is only ever given 28x28 digits.
+            # since the predictor only ever gives it sizes that pass (segmentation.grid_size).
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
             torch.onnx.export(module.eval(), (example,), graph, dynamo=False, input_names=["inputs"],
                               dynamic_axes={"inputs": dynamic})
@@ -124,4 +125,6 @@ def serve(model: nn.Module, device: torch.device, threads: int) -> Network | Det
         return for_inference(model)
     if isinstance(model, Detector):
         return OnnxDetector(model, threads)
+    if isinstance(model, UNet):  # reads a copy of the whole picture, as wide as the picture is
+        return OnnxNetwork(model, torch.zeros(1, 1, GRID_HEIGHT, GRID_HEIGHT), {0: "pictures", 3: "width"}, threads)
     return OnnxNetwork(model, torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE), {0: "digits"}, threads)

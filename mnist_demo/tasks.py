@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnist_demo.augment import CorruptionStrength, corrupt, random_affine, random_stroke_width, render_canvases, uniform
+from mnist_demo.augment import corrupt, random_affine, random_stroke_width, render_canvases, uniform
 from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE
 from mnist_demo.data import DigitSet, MnistSplits, ink_mask, normalise, quantise, to_unit_float
 from mnist_demo.detection import detector_loss, make_targets
@@ -18,17 +19,16 @@ from mnist_demo.drawn import TRAINING_SEED, VALIDATION_SEED, drawn_set
 from mnist_demo.evaluation import EVALUATORS, choose_not_a_digit_threshold
 from mnist_demo.models import MODEL_CLASSES
 from mnist_demo.pendigits import mnist_aspects, pendigit_views, read_pendigits
+from mnist_demo.pictures import enlarged_digits, photographed
+from mnist_demo.postprocess import POST_PROCESSING
+from mnist_demo.preprocessing import to_ink
+from mnist_demo.segmentation import grid_view, soft_ink_logits, thresholds_on_picture
 
 
 @dataclass(frozen=True)
 class Batch:
     inputs: torch.Tensor
     targets: Any
-
-
-def drawn_looking(digits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Geometry and stroke-width jitter so models trained on MNIST hold up on people's drawings."""
-    return quantise(random_stroke_width(random_affine(digits, generator), generator))
 
 
 def classifier_batch(digits: DigitSet, index: torch.Tensor, generator: torch.Generator) -> Batch:
@@ -45,21 +45,44 @@ def classifier_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     return F.cross_entropy(model(batch.inputs).float(), batch.targets, label_smoothing=0.05)
 
 
-# Half the U-Net's inputs stay clean: on clean digits its mask must match the ink rule exactly.
-UNET_CORRUPTION = CorruptionStrength(clean_fraction=0.5)
+@dataclass(frozen=True)
+class PictureTargets:
+    """What the U-Net's threshold map is scored on, at the picture's own resolution."""
+
+    values: torch.Tensor  # (B, 1, S, S) the ink as the app reads it (preprocessing.to_ink), 0..1
+    mask: torch.Tensor  # (B, 1, S, S) float 0/1, the ink rule on the clean picture
+
+
+# The U-Net's training pictures are squares of one of these sides per batch: its 64-px copy is the
+# picture itself or up to 4x smaller (the app's copies of 800-px drawings are up to 5x smaller).
+UNET_PICTURE_SIDES = (64, 96, 128, 192, 256)
+# Half of them are photographed (pictures.photographed), the rest stay clean drawings.
+UNET_PHOTO_FRACTION = 0.5
 
 
 def unet_batch(digits: DigitSet, index: torch.Tensor, generator: torch.Generator) -> Batch:
-    clean = drawn_looking(to_unit_float(digits.images[index]), generator)
-    return Batch(normalise(quantise(corrupt(clean, generator, UNET_CORRUPTION))), ink_mask(clean).float())
+    """MNIST digits enlarged into crisp ink at the picture's resolution, half of them photographed
+    and read back as the app reads photos; the U-Net sees its small copy, the loss the pictures."""
+    side = UNET_PICTURE_SIDES[int(torch.randint(len(UNET_PICTURE_SIDES), (1,), generator=generator))]
+    clean = quantise(enlarged_digits(to_unit_float(digits.images[index]), side, generator))
+    photo = torch.rand(len(index), generator=generator) < UNET_PHOTO_FRACTION
+    values = clean.clone()
+    if photo.any():
+        read = [torch.from_numpy(to_ink(picture).values) for picture in photographed(clean[photo], generator)]
+        values[photo] = torch.stack(read)[:, None]
+    return Batch(grid_view(values), PictureTargets(values, ink_mask(clean).float()))
 
 
 def unet_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-    logits = model(batch.inputs).float()
+    """Binary cross-entropy plus soft Dice of the soft comparison of the picture's ink with the
+    U-Net's enlarged threshold map, against the clean ink, pixel by pixel of the picture."""
+    values, truth = batch.targets.values, batch.targets.mask
+    thresholds = thresholds_on_picture(model(batch.inputs), *values.shape[-2:])
+    logits = soft_ink_logits(values, thresholds)
     probability = torch.sigmoid(logits)
-    overlap = (probability * batch.targets).sum(dim=(1, 2, 3))
-    soft_dice = 1 - (2 * overlap + 1) / (probability.sum(dim=(1, 2, 3)) + batch.targets.sum(dim=(1, 2, 3)) + 1)
-    return F.binary_cross_entropy_with_logits(logits, batch.targets) + soft_dice.mean()
+    overlap = (probability * truth).sum(dim=(1, 2, 3))
+    soft_dice = 1 - (2 * overlap + 1) / (probability.sum(dim=(1, 2, 3)) + truth.sum(dim=(1, 2, 3)) + 1)
+    return F.binary_cross_entropy_with_logits(logits, truth) + soft_dice.mean()
 
 
 @dataclass(frozen=True)
@@ -135,6 +158,8 @@ class Task:
     extra_digits: Callable[[MnistSplits, float], tuple[DigitSet, DigitSet]] | None = None
     # sets what is chosen after training on the validation digits (the classifier's rejection threshold)
     calibrate: Callable[[nn.Module, DigitSet, torch.device], nn.Module] | None = None
+    # settings recorded on the model's card beside its weights, for whoever serves it
+    recorded: dict[str, Any] = field(default_factory=dict)
 
     def build(self, start_from: nn.Module | None = None) -> nn.Module:
         model_class, config_class = MODEL_CLASSES[self.name]
@@ -159,10 +184,10 @@ TASKS: dict[str, Task] = {
                        epochs=16, batch_size=256, learning_rate=3e-3,
                        extra_digits=classifier_extras, validation_options={"with_drawn": False},
                        calibrate=choose_not_a_digit_threshold),
-    "unet": Task("unet", unet_batch, unet_loss, "dice_corrupted",
-                 epochs=3, batch_size=256, learning_rate=3e-3),
+    "unet": Task("unet", unet_batch, unet_loss, "dice_photo",
+                 epochs=2, batch_size=64, learning_rate=3e-3, samples_per_epoch=6_400, validation_size=500),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
                      epochs=10, batch_size=128, learning_rate=3e-3, samples_per_epoch=32_000,
                      validation_size=1_000, validation_options={"with_corrupted": False},
-                     starts_from="classifier"),
+                     starts_from="classifier", recorded={"post_processing": dataclasses.asdict(POST_PROCESSING)}),
 }

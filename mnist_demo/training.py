@@ -84,6 +84,7 @@ def train_model(name: str, splits: MnistSplits, args: argparse.Namespace, device
         "train_loss": history.train_loss,
         "hyperparameters": {"batch_size": task.batch_size, "learning_rate": task.learning_rate,
                             "samples_per_epoch": task.samples_per_epoch, "optimizer": "AdamW + OneCycleLR"},
+        **task.recorded,
         **provenance,
     })
     headline = {key: value for key, value in test_metrics.items() if isinstance(value, float)}

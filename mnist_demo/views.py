@@ -1,5 +1,5 @@
-"""The models' views of an input, with the transforms back to the input's pixels:
-the detector's letterboxed canvas, and the 28x28 MNIST frame the classifier and U-Net read."""
+"""The models' views of an input: the detector's letterboxed canvas, and the 28x28 MNIST frame
+the classifier reads (their frames' maps back to the input are in `frames.py`)."""
 
 from __future__ import annotations
 
@@ -7,94 +7,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 from scipy import ndimage
 from torch.nn import functional as F
 from torchvision.transforms.v2 import functional as TF
 
 from mnist_demo.constants import CANVAS_SIZE, DIGIT_BOX_SIZE, IMAGE_SIZE
+from mnist_demo.frames import Letterbox
 from mnist_demo.preprocessing import Ink, ink_box
 
 # Strokes are normalised at this multiple of the final 20 px digit, then scaled down.
 STROKE_SCALE = 4
 # Typical stroke width of an MNIST digit, in pixels of the 28x28 frame.
 MNIST_STROKE_WIDTH = 2.2
-
-
-# The detector looks at the ink's surroundings: the ink box grown by this fraction of its longest side.
-INK_SURROUNDINGS = 0.15
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """Where a region of the input sits inside the detector's square canvas."""
-
-    scale: float
-    offset_x: float  # canvas position of the region's corner
-    offset_y: float
-    region_x: int  # the region's corner in the input
-    region_y: int
-
-    def to_input(self, boxes: torch.Tensor) -> torch.Tensor:
-        """Canvas-pixel boxes (K, 4) -> input-pixel boxes."""
-        shift = torch.tensor([self.offset_x, self.offset_y, self.offset_x, self.offset_y])
-        origin = torch.tensor([self.region_x, self.region_y, self.region_x, self.region_y])
-        return (boxes - shift) / self.scale + origin
-
-
-def surroundings(ink_box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
-    """The ink box grown by INK_SURROUNDINGS of its longest side, within the picture."""
-    x0, y0, x1, y1 = ink_box
-    pad = INK_SURROUNDINGS * max(x1 - x0, y1 - y0)
-    grown = (int(x0 - pad), int(y0 - pad), int(np.ceil(x1 + pad)), int(np.ceil(y1 + pad)))
-    return max(0, grown[0]), max(0, grown[1]), min(width, grown[2]), min(height, grown[3])
-
-
-# The pipeline reads the ink's surroundings from a copy reduced by a whole factor when the input
-# is large: the models see a 96-px canvas and 28-px frames, so finer pixels only cost time (an
-# 800x800 sketch: a ninth of the pixels). Like torchvision's detection transforms, which resize
-# every input and map the boxes back. A drawing is reduced as far as its ink stays this tall...
-WORK_INK_HEIGHT = 96
-# ...a photo, whose faint noise spreads "ink" over all of it, to this size on its longest side.
-WORK_PHOTO_SIDE = 1000
-
-
-def working_factor(ink: Ink, ink_box: tuple[int, int, int, int]) -> int:
-    """By how much the working copy of `ink`, whose ink box is `ink_box`, is reduced."""
-    if ink.clean:
-        return max(1, (ink_box[3] - ink_box[1]) // WORK_INK_HEIGHT)
-    return max(1, max(ink.size) // WORK_PHOTO_SIDE)
-
-
-@dataclass(frozen=True)
-class WorkingCopy:
-    """The ink's surroundings, cropped from the input and reduced by a whole `factor` (each
-    working pixel the mean of factor x factor input pixels), so positions map back exactly."""
-
-    ink: Ink
-    factor: int
-    origin: tuple[int, int]  # the input pixel at the working copy's (0, 0)
-
-    def to_input(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        """A box in working pixels -> the same box in input pixels."""
-        (x, y), k = self.origin, self.factor
-        return x + box[0] * k, y + box[1] * k, x + box[2] * k, y + box[3] * k
-
-
-def working_copy(ink: Ink, region: tuple[int, int, int, int], factor: int) -> WorkingCopy:
-    """`region` of `ink` (input pixels) reduced by `factor` (an area average); the region grows
-    to whole working pixels, the input's edge padded with paper."""
-    x0, y0, x1, y1 = region
-    if factor == 1:
-        patch = ink.values[y0:y1, x0:x1]
-        values = patch if ink.full == 1 else np.multiply(patch, np.float32(1 / ink.full), dtype=np.float32)
-        return WorkingCopy(Ink(values, ink.clean), 1, (x0, y0))
-    width, height = -(-(x1 - x0) // factor) * factor, -(-(y1 - y0) // factor) * factor
-    # Pillow's crop pads past the edge with 0 (paper) and its reduce is the exact block mean,
-    # in float ('F') so that faint ink keeps its value: twice as fast as torch's avg_pool2d here.
-    patch = Image.fromarray(ink.values).crop((x0, y0, x0 + width, y0 + height))
-    reduced = np.asarray(patch.convert("F").reduce(factor)) / np.float32(ink.full)
-    return WorkingCopy(Ink(reduced, ink.clean), factor, (x0, y0))
 
 
 # A wide picture (a number) gets a canvas up to this many times wider than high, so that its digits
@@ -129,36 +53,6 @@ class DigitView:
     digit: np.ndarray  # (28, 28) float32, white on black, 0..1
     input_box: tuple[float, float, float, float]  # the input rectangle that became the digit box...
     frame_box: tuple[float, float, float, float]  # ...and where that box sits in the 28x28 frame
-
-    def frame_to_input(self, x: float, y: float) -> tuple[float, float]:
-        """A point of the 28x28 frame -> the input pixel it came from."""
-        (ix0, iy0, ix1, iy1), (fx0, fy0, fx1, fy1) = self.input_box, self.frame_box
-        return ix0 + (x - fx0) * (ix1 - ix0) / (fx1 - fx0), iy0 + (y - fy0) * (iy1 - iy0) / (fy1 - fy0)
-
-    def mask_on_input(self, logits: torch.Tensor, width: int, height: int
-                      ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-        """The frame's mask (28x28 `logits` > 0) on the input pixels it covers: the region
-        (x0, y0, x1, y1) within the (W, H) input and the (y1-y0, x1-x0) bool mask there; None when
-        it is empty or off the input. The logits are resized bilinearly to whole input pixels (so
-        the mask may sit up to half a pixel off), and only around the positive ones: an
-        interpolated value can only be positive next to a positive logit, and the rest of the
-        frame would be a quarter to a half of the work at every pen stroke."""
-        rows = torch.nonzero((logits > 0).any(dim=1))[:, 0]
-        columns = torch.nonzero((logits > 0).any(dim=0))[:, 0]
-        if rows.numel() == 0:
-            return None
-        r0, r1 = max(0, int(rows[0]) - 1), min(IMAGE_SIZE, int(rows[-1]) + 2)
-        c0, c1 = max(0, int(columns[0]) - 1), min(IMAGE_SIZE, int(columns[-1]) + 2)
-        left, top = self.frame_to_input(c0, r0)
-        right, bottom = self.frame_to_input(c1, r1)
-        fx0, fy0 = round(left), round(top)
-        size = [max(1, round(bottom) - fy0), max(1, round(right) - fx0)]
-        x0, y0, x1, y1 = max(0, fx0), max(0, fy0), min(width, fx0 + size[1]), min(height, fy0 + size[0])
-        if x1 <= x0 or y1 <= y0:
-            return None
-        part = logits[r0:r1, c0:c1].float()[None, None]
-        resized = F.interpolate(part, size=size, mode="bilinear", align_corners=False)[0, 0]
-        return (x0, y0, x1, y1), (resized[y0 - fy0:y1 - fy0, x0 - fx0:x1 - fx0] > 0).numpy()
 
 
 # The strokes proper of a grey digit: its pixels above this fraction of its darkest ink.

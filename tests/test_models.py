@@ -10,7 +10,7 @@ from torch import nn
 
 from mnist_demo.detection import detector_loss, make_targets
 from mnist_demo.models import Classifier, Detector, DetectorConfig, DetectorOutput, UNet
-from mnist_demo.tasks import Batch, classifier_loss, unet_loss
+from mnist_demo.tasks import Batch, PictureTargets, classifier_loss, unet_loss
 
 
 @pytest.fixture(autouse=True)
@@ -48,14 +48,16 @@ def test_detector_starts_from_the_classifiers_digit_rows() -> None:
 
 
 class TestUNet:
-    def test_mask_logits_have_the_input_shape(self) -> None:
-        logits = UNet().eval()(torch.randn(2, 1, 28, 28))
-        assert logits.shape == (2, 1, 28, 28)
+    def test_threshold_logits_have_the_input_shape(self) -> None:
+        logits = UNet().eval()(torch.randn(2, 1, 64, 96))
+        assert logits.shape == (2, 1, 64, 96)
 
     def test_backward_reaches_every_parameter(self) -> None:
+        """The loss compares the 64-px copy's thresholds with a picture twice as large."""
         model = UNet().train()
-        targets = (torch.rand(4, 1, 28, 28) > 0.8).float()
-        unet_loss(model, Batch(torch.randn(4, 1, 28, 28), targets)).backward()
+        values = torch.rand(4, 1, 128, 128)
+        targets = PictureTargets(values, (values > 0.8).float())
+        unet_loss(model, Batch(torch.randn(4, 1, 64, 64), targets)).backward()
         assert_every_parameter_learns(model)
 
     @pytest.mark.parametrize("height, width", [(30, 28), (28, 30), (29, 29)])

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
-from scipy import ndimage
 
 from benchmarks.synthetic import as_sketchpad, pen_drawing, write_number
 from mnist_demo.augment import render_canvases
 from mnist_demo.data import DigitSet, to_unit_float
 from mnist_demo.detection import not_nested
-from mnist_demo.inference import Predictor, keep_own_ink, neighbours_strokes, not_spanning, same_digit
+from mnist_demo.inference import Predictor
 from mnist_demo.metrics import paired_box_iou
 from mnist_demo.ui import CANVAS_SIZE
 
@@ -62,7 +61,9 @@ def test_one_digit_keeps_the_single_digit_fields(predictor: Predictor, first_of_
     (only,) = result.digits
     assert result.label == only.label == 5 and result.number == "5"
     assert result.box == only.box and result.probabilities == only.probabilities
-    assert result.metrics == {"mask_dice": only.mask_dice, "mask_iou": only.mask_iou, "box_iou": only.box_iou}
+    # the picture's readouts: the mask over all of it, the box of its one digit
+    assert result.metrics["box_iou"] == only.box_iou
+    assert abs(result.metrics["mask_dice"] - only.mask_dice) < 0.01
 
 
 def test_touching_digits_are_read_apart(predictor: Predictor, first_of_each_label: dict) -> None:
@@ -90,19 +91,6 @@ def test_two_ones_side_by_side_are_two_digits(predictor: Predictor, first_of_eac
     assert result.number == "11", [(d.label, d.detector_box) for d in result.digits]
 
 
-def test_parts_of_one_digit_are_one_digit() -> None:
-    """Boxes stacked or touching, of different heights, shaped like one digit together: one digit;
-    two boxes of one height side by side, or a box over two digits: two."""
-    box = torch.tensor
-    assert same_digit(box([10.0, 0, 50, 30]), box([12.0, 28, 48, 100]))  # a bar above a stroke (a 7's)
-    assert same_digit(box([0.0, 0, 40, 55]), box([30.0, 0, 60, 100]))  # a 4 found as its corner and its stem
-    assert not same_digit(box([0.0, 0, 40, 100]), box([38.0, 0, 100, 100]))  # a 1 touching a 4
-    assert not same_digit(box([0.0, 0, 60, 100]), box([70.0, 0, 130, 100]))  # apart
-    pair = box([[0.0, 0, 30, 100], [40.0, 0, 70, 100], [0.0, 0, 70, 100]])  # most confident first
-    assert not_spanning(pair) == [0, 1]
-    assert not_spanning(pair[[2, 0, 1]]) == [0, 1, 2], "only a less confident box is dropped"
-
-
 def test_proposals_nested_in_a_more_confident_one_are_not_read() -> None:
     """The predictor's fast path: a proposal lying almost wholly inside a more confident kept one
     (a digit's loop proposed on its own) is dropped before the second stage; neighbours are not."""
@@ -128,20 +116,6 @@ def test_a_box_reaching_over_a_neighbour_keeps_only_its_own_strokes(predictor: P
     one = result.digits[1]
     assert (one.box[0], one.box[2]) == (columns[0], columns[-1] + 1)
     assert one.confidence > 0.9
-
-
-def test_a_stroke_in_a_neighbours_box_stays_the_neighbours() -> None:
-    """neighbours_strokes: where a 1's box reaches over the end of the 7 beside it (the detector did
-    so for the drawing above before it learned numbers written close), the 7's stroke stays out of
-    the 1's ink; without the rule the overlap keeps it."""
-    ink = np.zeros((100, 200), dtype=np.float32)
-    ink[10:15, 10:70] = ink[10:90, 60:70] = 1.0  # the 7: bar and stem, one stroke
-    ink[10:90, 100:110] = 1.0  # the 1
-    seven, one = (10, 10, 70, 90), (65, 10, 112, 90)
-    theirs = neighbours_strokes(ndimage.label(ink > 0)[0], one, [seven])
-    assert keep_own_ink(ink, one, [seven])[:, 65:70].any()  # what the rule fixes
-    kept = keep_own_ink(ink, one, [seven], theirs)
-    assert not kept[:, :70].any() and kept[10:90, 100:110].all()
 
 
 def test_training_rows_write_digits_close_touching_and_in_order(test_digits: DigitSet) -> None:

@@ -17,7 +17,7 @@ from mnist_demo.augment import render_canvases
 from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.constants import MNIST_FILES
 from mnist_demo.data import DigitSet, ink_boxes, ink_mask, raw_folder, to_unit_float
-from mnist_demo.tasks import classifier_batch, unet_batch
+from mnist_demo.tasks import UNET_PICTURE_SIDES, classifier_batch, unet_batch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("classifier", "unet", "detector")
@@ -145,18 +145,27 @@ class TestBatchMakers:
         first = make_batch(sample_digits, index, torch.Generator().manual_seed(3))
         again = make_batch(sample_digits, index, torch.Generator().manual_seed(3))
         other = make_batch(sample_digits, index, torch.Generator().manual_seed(4))
-        assert first.inputs.shape == (16, 1, 28, 28)
-        assert torch.equal(first.inputs, again.inputs) and torch.equal(first.targets, again.targets)
-        assert not torch.equal(first.inputs, other.inputs), "the augmentation should depend on the seed"
+        assert first.inputs.shape[:2] == (16, 1)
+        assert torch.equal(first.inputs, again.inputs)
+        assert torch.equal(*(batch.targets if make_batch is classifier_batch else batch.targets.mask
+                             for batch in (first, again)))
+        assert first.inputs.shape != other.inputs.shape or not torch.equal(first.inputs, other.inputs), \
+            "the augmentation should depend on the seed"
 
     def test_classifier_targets_are_the_labels(self, sample_digits: DigitSet) -> None:
         index = torch.tensor([5, 0, 9])
         batch = classifier_batch(sample_digits, index, torch.Generator().manual_seed(0))
         assert torch.equal(batch.targets, sample_digits.labels[index])
 
-    def test_unet_targets_are_binary_ink_masks(self, sample_digits: DigitSet) -> None:
-        batch = unet_batch(sample_digits, torch.arange(8), torch.Generator().manual_seed(0))
-        assert batch.targets.shape == (8, 1, 28, 28)
-        assert set(batch.targets.unique().tolist()) == {0.0, 1.0}
-        ink_fraction = batch.targets.mean().item()
-        assert 0.05 < ink_fraction < 0.5, "the mask should cover the strokes, not the frame"
+    def test_unet_pictures_are_clean_ink_and_photos_of_it(self, sample_digits: DigitSet) -> None:
+        """The U-Net's pictures: a 64-px copy for the network, and at the picture's resolution the
+        ink as the app reads it, with the clean ink's mask as the target; drawings read as their
+        mask exactly, photos not."""
+        batch = unet_batch(sample_digits, torch.arange(32), torch.Generator().manual_seed(0))
+        values, mask = batch.targets.values, batch.targets.mask
+        assert batch.inputs.shape == (32, 1, 64, 64) and values.shape == mask.shape
+        assert values.shape[-1] in UNET_PICTURE_SIDES
+        assert set(mask.unique().tolist()) == {0.0, 1.0}
+        assert 0.02 < mask.mean().item() < 0.5, "the mask should cover the strokes, not the picture"
+        same = [torch.equal(values[index] > 0, mask[index] > 0) for index in range(32)]
+        assert 0 < sum(same) < 32, "some pictures are clean drawings, some photos"

@@ -1,0 +1,132 @@
+"""The rules between the detector and the classifier, and their thresholds, in one frozen config.
+
+The models do the reading; these few rules remain because they measurably still help
+(`python -m benchmarks.numbers --spacing close` with and without each; tests/test_postprocess.py
+shows what each one fixes). The config used is recorded on the detector's card when it is trained,
+and the predictor reads it from there.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mnist_demo.frames import Box, union
+
+
+@dataclass(frozen=True)
+class PostProcessing:
+    """Every post-processing threshold of the reading pipeline."""
+
+    # Ink on more than this share of the picture is not writing on paper (and the polarity rule,
+    # which takes the border for background, no longer holds): "ink covers most of the picture".
+    max_ink_coverage: float = 0.5
+    # group_parts: two detections whose boxes touch are parts of one digit when together they are no
+    # wider than this times their height (a digit is about as wide as tall at most)...
+    max_digit_aspect: float = 1.1
+    # ...and the shorter is less than this share of the taller: the loop and the stem of a split 2
+    # differ in height, two digits written side by side on a line do not.
+    part_height_share: float = 0.6
+    # neighbours_strokes: a stroke lying at least this share inside another digit's box, and less
+    # than half inside this digit's own, is the neighbour's, even where the two boxes overlap.
+    neighbour_stroke_share: float = 0.9
+    # follow_strokes: the classifier reads the ink inside the digit's box grown by this share each
+    # side, and further, by `follow_step` of its size at a time, where ink crosses the edge.
+    box_margin: float = 0.1
+    follow_step: float = 0.05
+    follow_rounds: int = 20
+
+
+POST_PROCESSING = PostProcessing()
+
+
+def same_digit(first: Sequence[float], second: Sequence[float], config: PostProcessing = POST_PROCESSING) -> bool:
+    """Are two detection boxes parts of one digit? Yes when they share half the narrower one's
+    width (a bar above a stroke, a tail found twice), or when they touch, differ in height and
+    their union is shaped like one digit (the loop and the stem of a 2 found apart), not like two
+    side by side. (Boxes as plain numbers: a handful of them per input, where a tensor operation
+    per comparison would cost more than the arithmetic.)"""
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = map(float, first), map(float, second)
+    if min(ax1, bx1) - max(ax0, bx0) >= 0.5 * max(min(ax1 - ax0, bx1 - bx0), 1e-6):
+        return True
+    short, tall = sorted((ay1 - ay0, by1 - by0))
+    if short >= config.part_height_share * tall:
+        return False
+    grow_x, grow_y = 0.05 * max(ax1 - ax0, bx1 - bx0), 0.05 * max(ay1 - ay0, by1 - by0)
+    touching = max(ax0, bx0) <= min(ax1, bx1) + grow_x and max(ay0, by0) <= min(ay1, by1) + grow_y
+    x0, y0, x1, y1 = union([(ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1)])
+    return touching and x1 - x0 <= config.max_digit_aspect * (y1 - y0)
+
+
+def group_parts(boxes: Sequence[Sequence[float]], config: PostProcessing = POST_PROCESSING) -> list[list[int]]:
+    """Group detections (most confident first) that are parts of one digit, merging groups until
+    no two are `same_digit`; each group lists its detections most confident first."""
+    groups = [[index] for index in range(len(boxes))]
+    extents = [tuple(box) for box in boxes]
+    merged = True
+    while merged:
+        merged = False
+        for a, b in itertools.combinations(range(len(groups)), 2):
+            if same_digit(extents[a], extents[b], config):
+                groups[a] = sorted(groups[a] + groups.pop(b))
+                extents[a] = union([extents[a], extents.pop(b)])
+                merged = True
+                break
+    return groups
+
+
+def neighbours_strokes(strokes: np.ndarray, own: Box, others: list[Box],
+                       config: PostProcessing = POST_PROCESSING) -> np.ndarray:
+    """Where the strokes that belong to a neighbour are (bool, like `strokes`, scipy.ndimage.label's
+    connected ink): those nearly all inside another digit's box and less than half inside `own`.
+    A detector box can reach over a neighbour (a 1's box over the end of the 7 beside it); its
+    overlap with the neighbour's box is only blanked for the strokes that are the neighbour's."""
+    count = int(strokes.max()) + 1
+    sizes = np.bincount(strokes.ravel(), minlength=count).clip(min=1)
+
+    def share_in(box: Box) -> np.ndarray:  # of each stroke's pixels
+        x0, y0, x1, y1 = box
+        return np.bincount(strokes[y0:y1, x0:x1].ravel(), minlength=count) / sizes
+
+    theirs = ((np.max([share_in(box) for box in others], axis=0) >= config.neighbour_stroke_share)
+              & (share_in(own) < 0.5))
+    theirs[0] = False  # label 0 is the paper
+    return theirs[strokes]
+
+
+def keep_own_ink(values: np.ndarray, own: Box, others: list[Box], theirs: np.ndarray | None = None) -> np.ndarray:
+    """`values` with the other digits' boxes blanked (except where they overlap this digit's
+    own box), so that touching neighbours neither stretch this digit's region nor appear in its
+    view; and, where given (`neighbours_strokes`), the neighbours' strokes wherever they are."""
+    if not others:
+        return values
+    kept = values.copy()
+    for x0, y0, x1, y1 in others:
+        kept[y0:y1, x0:x1] = 0
+    x0, y0, x1, y1 = own
+    kept[y0:y1, x0:x1] = values[y0:y1, x0:x1]
+    if theirs is not None:
+        kept[theirs] = 0
+    return kept
+
+
+def follow_strokes(ink_here: np.ndarray, box: Box, config: PostProcessing = POST_PROCESSING) -> Box:
+    """`box` grown by `box_margin`, then on each side where ink crosses its edge, so a box that
+    clips a stroke (the foot of a 2, a tail reaching the canvas edge) still gives the whole digit."""
+    height, width = ink_here.shape
+    grow_x, grow_y = config.box_margin * (box[2] - box[0]), config.box_margin * (box[3] - box[1])
+    x0, y0 = max(0, int(box[0] - grow_x)), max(0, int(box[1] - grow_y))
+    x1, y1 = min(width, int(np.ceil(box[2] + grow_x))), min(height, int(np.ceil(box[3] + grow_y)))
+    for _ in range(config.follow_rounds):
+        grow = max(1, int(config.follow_step * max(x1 - x0, y1 - y0)))
+        sides = tuple(map(bool, (x0 > 0 and ink_here[y0:y1, x0].any(), y0 > 0 and ink_here[y0, x0:x1].any(),
+                                 x1 < width and ink_here[y0:y1, x1 - 1].any(),
+                                 y1 < height and ink_here[y1 - 1, x0:x1].any())))
+        if not any(sides):
+            break
+        x0, y0 = max(0, x0 - grow * sides[0]), max(0, y0 - grow * sides[1])
+        x1, y1 = min(width, x1 + grow * sides[2]), min(height, y1 + grow * sides[3])
+    return x0, y0, x1, y1

@@ -1,0 +1,72 @@
+"""The post-processing rules that remain (postprocess.py), each with the failure it fixes, and
+the config the predictor reads from the detector's card."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from mnist_demo.postprocess import (
+    POST_PROCESSING,
+    PostProcessing,
+    follow_strokes,
+    group_parts,
+    keep_own_ink,
+    neighbours_strokes,
+    same_digit,
+)
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
+
+def test_parts_of_one_digit_are_one_digit() -> None:
+    """same_digit: boxes stacked or touching, of different heights, shaped like one digit together
+    are one digit; two boxes of one height side by side are two."""
+    assert same_digit((10.0, 0, 50, 30), (12.0, 28, 48, 100))  # a bar above a stroke (a 7's)
+    assert same_digit((0.0, 0, 40, 55), (30.0, 0, 60, 100))  # a 4 found as its corner and its stem
+    assert not same_digit((0.0, 0, 40, 100), (38.0, 0, 100, 100))  # a 1 touching a 4
+    assert not same_digit((0.0, 0, 60, 100), (70.0, 0, 130, 100))  # apart
+
+
+def test_group_parts_reads_a_split_two_as_one_digit() -> None:
+    """What group_parts fixes: the detector found a 2's loop and its foot apart (two boxes), which
+    would read as two digits; grouped, they are one, and a third digit beside them stays apart."""
+    loop, foot, beside = (0.0, 0, 50, 70), (30.0, 60, 80, 90), (100.0, 0, 150, 90)
+    assert group_parts([loop, foot, beside]) == [[0, 1], [2]]
+    strict = dataclasses.replace(POST_PROCESSING, part_height_share=0.0)  # the rule's height test off
+    assert group_parts([loop, foot, beside], strict) == [[0], [1], [2]]
+
+
+def test_a_stroke_in_a_neighbours_box_stays_the_neighbours() -> None:
+    """neighbours_strokes: where a 1's box reaches over the end of the 7 beside it, the 7's stroke
+    stays out of the 1's ink; without the rule the overlap keeps it."""
+    ink = np.zeros((100, 200), dtype=np.float32)
+    ink[10:15, 10:70] = ink[10:90, 60:70] = 1.0  # the 7: bar and stem, one stroke
+    ink[10:90, 100:110] = 1.0  # the 1
+    seven, one = (10, 10, 70, 90), (65, 10, 112, 90)
+    theirs = neighbours_strokes(ndimage.label(ink > 0)[0], one, [seven])
+    assert keep_own_ink(ink, one, [seven])[:, 65:70].any()  # what the rule fixes
+    kept = keep_own_ink(ink, one, [seven], theirs)
+    assert not kept[:, :70].any() and kept[10:90, 100:110].all()
+
+
+def test_follow_strokes_recovers_a_clipped_foot() -> None:
+    """follow_strokes: a detector box that stops short of a 2's foot (the stroke crosses its edge)
+    grows until the stroke ends; without growing, the foot is cut off."""
+    ink = np.zeros((120, 120), dtype=bool)
+    ink[10:90, 40:46] = True  # the stem
+    ink[84:90, 40:110] = True  # the foot, running right past the box
+    box = (30, 5, 70, 95)
+    x0, y0, x1, y1 = follow_strokes(ink, box)
+    assert x1 >= 110 and x0 <= 40 and y1 >= 90
+    none = dataclasses.replace(POST_PROCESSING, follow_rounds=0, box_margin=0.0)
+    assert follow_strokes(ink, box, none)[2] == 70
+
+
+def test_the_detector_card_records_the_config_the_predictor_uses() -> None:
+    card = json.loads((WEIGHTS / "detector.json").read_text())
+    assert PostProcessing(**card["post_processing"]) == POST_PROCESSING
