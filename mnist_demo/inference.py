@@ -65,7 +65,7 @@ class DigitReading:
     detector_score: float
     truth_box: Box | None  # the thresholded ground truth's box of this digit's ink
     digit: np.ndarray  # (28, 28) float32, what the classifier saw (white on black, 0..1)
-    mask_dice: float  # U-Net mask against the thresholded digit
+    mask_dice: float  # the U-Net's mask against the thresholded input, on its pixels inside `box`
     mask_iou: float
     box_iou: float  # detector box against the thresholded ground truth's box
 
@@ -79,16 +79,16 @@ class Prediction:
     """Everything the models say about one input; boxes and masks are in the input's pixels.
 
     `digits` holds every digit read, left to right, and `number` their labels as a string; the
-    single-digit fields (label, probabilities, box, digit, metrics, ...) describe the most
+    single-digit fields (label, probabilities, box, digit, ...) describe the most
     confident digit, so a one-digit input reads as before.
     """
 
     label: int | None  # the classifier's answer; None when there is no digit
     probabilities: tuple[float, ...]  # 10 classifier probabilities (all 0 when there is no digit)
     box: Box | None  # the detector's box snapped to the ink inside it (x0, y0, x1, y1), x1/y1 exclusive
-    mask: np.ndarray  # (H, W) bool, the U-Net's ink mask of every digit
+    mask: np.ndarray  # (H, W) bool, the U-Net's ink mask of the picture, at its resolution
     digit: np.ndarray  # (28, 28) float32, what the classifier saw (white on black, 0..1)
-    metrics: dict[str, float]  # mask_dice, mask_iou, box_iou against the thresholded ground truth
+    metrics: dict[str, float]  # the whole picture's mask_dice and mask_iou, the digits' mean box_iou
     detector_box: Box | None = None  # the detector's box as it came out of the network
     detector_label: int | None = None
     detector_score: float = 0.0

@@ -1,8 +1,10 @@
 """The Gradio app: draw or upload a digit; see the label, the mask and box on your own picture,
-the 28x28 view the classifier read, and how the mask and box compare with the thresholded input."""
+the 28x28 view the classifier read, and how the mask and box compare with the thresholded input;
+on request, how the models see each digit. As an MCP server it offers one tool, `read_number`."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -11,9 +13,11 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio.data_classes import FileData
 from gradio.utils import get_upload_folder
 from PIL import Image
 
+from mnist_demo.explain import explain_prediction, explanation_picture
 from mnist_demo.inference import BLANK, Prediction, Predictor
 from mnist_demo.preprocessing import ImageSource, InputError, open_image
 from mnist_demo.rendering import display_image, enlarge_digits, render_overlay
@@ -24,6 +28,12 @@ CANVAS_SIZE = (1200, 480)
 # A brush about as wide, relative to a digit drawn across most of the canvas's height, as MNIST's strokes.
 BRUSH_SIZE = 28
 READOUT_HEADERS = ["digit", "classifier", "detector", "mask Dice", "mask IoU", "box IoU"]
+WHOLE_PICTURE = "all"  # the readouts' last row: the whole picture
+# What the readouts compare, said under them.
+READOUTS_SAY = ("**mask Dice / IoU**: the U-Net's orange mask against your picture's thresholded ink (every "
+                "pixel with any ink), pixel by pixel at your picture's own resolution, inside each digit's box; "
+                "the last row over the whole picture. **box IoU**: the detector's box against the box around "
+                "the digit's thresholded ink (last row: their mean).")
 SERVING_CONCURRENCY = 2
 MAX_QUEUE = 64
 MAX_UPLOAD = "20mb"
@@ -65,15 +75,56 @@ a **classifier** names each one, and a **U-Net** paints their ink (orange). The 
 each mask and box with the thresholded input.
 """
 
+HOW_IT_WORKS = """
+**Three models read your picture.**
+- The **detector** looks at the whole picture, shrunk to 96 pixels high, and finds *where* the digits
+  are: it marks each digit's centre and size, then takes a second look inside each box and names the
+  digit (its own guess, in the readouts' "detector" column).
+- The **classifier** reads one digit at a time and gives ten probabilities, one per digit (or says
+  "not a digit"). It sees each digit the way the MNIST digits it learnt from were prepared (below).
+- The **U-Net** paints which pixels of your picture are ink (orange). It looks at a small copy of
+  the whole picture, 64 pixels high, and decides for every place how dark a pixel there must be to
+  count as ink: on a clean drawing, any ink at all; on a photo, dark enough to stand out from its
+  blur, noise and specks. That level is then applied to every pixel of your own picture, so the
+  mask follows your strokes at their full resolution.
+
+**Why a 28x28 frame?** MNIST, the 70,000 handwritten digits the models learnt from, prepared every
+digit the same way: the ink cropped, scaled so that its longest side is 20 pixels (shape kept), and
+placed in a black 28x28 frame so that its centre of mass (the average position of its ink, the
+orange +) sits in the middle. A model reads well what looks like what it learnt from, so your digit
+goes through the same steps, shown below.
+
+**Where the classifier looked.** A small 4x4 black square covers the 28x28 picture at each place in
+turn, and the app measures how much the answer's probability falls (*occlusion sensitivity*). Red:
+covering it lowers the probability, so the classifier relied on it; blue: covering it raises it;
+white: it made no difference.
+
+**The readouts.** Your drawing comes with no answer key, so the app makes one: every pixel with any
+ink is ink (the *thresholded input*), on your picture's own pixels. **Dice** = 2 x (pixels in both
+the U-Net's mask and the true ink) / (pixels in the mask + pixels in the true ink); **IoU**
+(intersection over union) = pixels in both / pixels in either. Both are 1 for a perfect match and 0
+for none; IoU is the stricter (IoU 0.5 is Dice 0.67). Each digit's row counts the pixels inside its
+box, the last row all of the picture. **Box IoU** is the IoU of the detector's box and the box
+around the true ink.
+"""
+NOTHING_TO_EXPLAIN = "Nothing read yet: draw a digit or upload a picture, then press the button."
+UPLOAD_GONE = "The uploaded picture is no longer on the server: upload it again."
+
 
 def readout_rows(prediction: Prediction) -> list[list[str]]:
-    """One row per digit, left to right: both models' answers, mask Dice/IoU and box IoU."""
-    return [
+    """One row per digit, left to right: both models' answers, mask Dice/IoU in its box and box
+    IoU; then the whole picture's mask Dice/IoU (and the digits' mean box IoU)."""
+    if not prediction.digits:
+        return []
+    rows = [
         [str(position), f"{reading.label} ({reading.confidence:.1%})",
          f"{reading.detector_label} (score {reading.detector_score:.2f})",
          f"{reading.mask_dice:.3f}", f"{reading.mask_iou:.3f}", f"{reading.box_iou:.3f}"]
         for position, reading in enumerate(prediction.digits, start=1)
     ]
+    whole = prediction.metrics
+    return [*rows, [WHOLE_PICTURE, prediction.number, "", f"{whole['mask_dice']:.3f}", f"{whole['mask_iou']:.3f}",
+                    f"{whole['box_iou']:.3f}"]]
 
 
 def status_line(prediction: Prediction, elapsed_ms: float) -> str:
@@ -91,6 +142,8 @@ def status_line(prediction: Prediction, elapsed_ms: float) -> str:
 
 
 Outputs = tuple[str | None, dict[str, float] | None, str | None, str | None, list[list[str]], str]
+# The page's events add the uploaded file they read (None: the drawing), for "How the models see it".
+PageOutputs = tuple[str | None, dict[str, float] | None, str | None, str | None, list[list[str]], str, str | None]
 
 
 def cached_image_file(image: Image.Image | np.ndarray, format: str) -> str:
@@ -156,14 +209,89 @@ def uploaded_path(payload: dict | str | None) -> str | None:
     return payload.get("path")
 
 
-def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | None], Outputs] | None = None
-               ) -> gr.Blocks:
+Explanations = tuple[list[tuple[str, str]], str]
+
+
+def make_explainer(predictor: Predictor) -> Callable[[str | None, dict | None], Explanations]:
+    """The handler behind "How the models see it": reads again what the page last read (the upload
+    given, else the drawing) and returns one captioned picture per digit and a note."""
+
+    def explain(last_upload: str | None, drawing: dict | None) -> Explanations:
+        if last_upload is not None and not Path(last_upload).is_file():
+            return [], UPLOAD_GONE  # Gradio deleted it after CACHE_SECONDS
+        if last_upload is None and drawing is None:
+            return [], NOTHING_TO_EXPLAIN
+        try:
+            image = open_image(last_upload) if last_upload is not None else drawing
+            prediction = predictor.predict(image)
+        except InputError as error:
+            return [], str(error)
+        explanations = explain_prediction(image, prediction, predictor.classifier, predictor.device)
+        if not explanations:  # an emptied canvas has nothing to explain; another picture says why
+            return [], NOTHING_TO_EXPLAIN if prediction.message in (None, BLANK) else prediction.message
+        pictures = [(cached_image_file(explanation_picture(explanation), "png"),
+                     f"Digit {position}: read as {explanation.label} ({explanation.confidence:.0%})")
+                    for position, explanation in enumerate(explanations, start=1)]
+        return pictures, "One picture per digit, left to right: the steps, then where the classifier looked."
+
+    return explain
+
+
+def reading_record(prediction: Prediction) -> dict:
+    """What `read_number` answers: the number, and per digit the label, confidence, box and readouts."""
+    return {
+        "number": prediction.number,
+        "digits": [{"label": reading.label, "confidence": round(reading.confidence, 4), "box": list(reading.box),
+                    "detector_label": reading.detector_label, "detector_score": reading.detector_score,
+                    "mask_dice": reading.mask_dice, "mask_iou": reading.mask_iou, "box_iou": reading.box_iou}
+                   for reading in prediction.digits],
+        "picture": prediction.metrics,  # mask_dice, mask_iou over the whole picture; box_iou, the digits' mean
+        "message": prediction.message,
+    }
+
+
+def make_reader(predictor: Predictor) -> Callable[[FileData], str]:
+    """The `read_number` endpoint, the app's one MCP tool (Gradio takes its description from the docstring)."""
+
+    def read_number(image: FileData) -> str:
+        """Read the handwritten digits in a picture, left to right, with three small PyTorch models.
+
+        Args:
+            image: the picture (PNG, JPEG, WebP, BMP or GIF) as an http(s) URL or a base64 data: URL.
+
+        Returns:
+            JSON text: "number" (the digits read, e.g. "427"; "" when none), "digits" (per digit: "label",
+            "confidence", "box" [x0, y0, x1, y1] in the picture's pixels, the detector's own "detector_label"
+            and "detector_score", and "mask_dice", "mask_iou", "box_iou": the U-Net's mask and the detector's
+            box against the thresholded picture, 1 = perfect), "picture" (the same readouts for the whole
+            picture) and "message" (why nothing was read, or null).
+        """
+        # The file is already in Gradio's cache, handed over as a plain dict (gr.api does no preprocessing).
+        # A URL the caller gives here is the only thing this app ever fetches at run time: Gradio
+        # downloads it before this runs, from public hosts only.
+        path = FileData.model_validate(image).path
+        try:
+            prediction = predictor.predict(open_image(path))
+        except InputError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        return json.dumps(reading_record(prediction))
+
+    return read_number
+
+
+def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | None], Outputs] | None = None,
+               mcp: bool = False) -> gr.Blocks:
     """The whole app around a loaded predictor. `handler` replaces the predictor's handler: the
-    speed benchmark's echo app is this same app answering a fixed result."""
+    speed benchmark's echo app is this same app answering a fixed result. `mcp`: the app is also
+    served as an MCP server, whose one tool is `read_number`."""
     predict = handler or make_handler(predictor)
 
-    def predict_upload(payload: dict | str | None) -> Outputs:
-        return predict(uploaded_path(payload))
+    def predict_drawing(image: ImageSource | None) -> PageOutputs:
+        return *predict(image), None
+
+    def predict_upload(payload: dict | str | None) -> PageOutputs:
+        path = uploaded_path(payload)
+        return *predict(path), path
 
     examples = sorted(str(path) for path in EXAMPLES_DIR.glob("*.*"))
     with gr.Blocks(title="Draw a digit: classifier, U-Net and detector", analytics_enabled=False,
@@ -197,17 +325,37 @@ def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | Non
                                interactive=False, height=OVERLAY_HEIGHT, min_width=OVERLAY_MIN_WIDTH)
             with gr.Column():
                 readouts = gr.Dataframe(elem_id="readouts", headers=READOUT_HEADERS, interactive=False,
-                                        label="Per digit, left to right: U-Net mask and detector box vs the "
-                                              "thresholded input")
+                                        label="Per digit, left to right, and for the whole picture: U-Net mask "
+                                              "and detector box vs the thresholded input")
+                gr.Markdown(READOUTS_SAY, elem_id="readouts-say")
                 digit = gr.Image(elem_id="digit", label="What the classifier saw (28x28 each)", type="filepath",
                                  interactive=False, height=160)
-        outputs = [number, label, overlay, digit, readouts, status]
-        sketchpad.change(predict, sketchpad, outputs, api_name="predict_sketch", trigger_mode="always_last",
-                         show_progress="hidden")
-        read_drawing.click(predict, sketchpad, outputs, api_name="read_drawing", api_visibility="private")
-        upload.change(predict_upload, upload, outputs, api_name="predict", show_progress="minimal", preprocess=False)
+        # Computed only when asked for (the panel opened, the button pressed), so reading stays as fast.
+        with gr.Accordion("How the models see it", open=False, elem_id="how-it-works") as how_it_works:
+            gr.Markdown(HOW_IT_WORKS)
+            show_steps = gr.Button("Show the steps for what was read")
+            explanation_note = gr.Markdown(elem_id="explanation-note")
+            explanations = gr.Gallery(elem_id="explanations", label="How the models saw each digit", show_label=False,
+                                      columns=3, height="auto", object_fit="contain", interactive=False)
+        last_upload = gr.State(None)
+        outputs = [number, label, overlay, digit, readouts, status, last_upload]
+        # Gradio lists every public endpoint as an MCP tool: as an MCP server the app lists only
+        # read_number, and the page's endpoints stay callable by name (gradio_client's /predict).
+        page_api = "undocumented" if mcp else "public"
+        sketchpad.change(predict_drawing, sketchpad, outputs, api_name="predict_sketch", trigger_mode="always_last",
+                         show_progress="hidden", api_visibility=page_api)
+        read_drawing.click(predict_drawing, sketchpad, outputs, api_name="read_drawing", api_visibility="private")
+        upload.change(predict_upload, upload, outputs, api_name="predict", show_progress="minimal", preprocess=False,
+                      api_visibility=page_api)
         read_upload.click(predict_upload, upload, outputs, api_name="read_upload", api_visibility="private",
                           preprocess=False)
+        if predictor is not None:  # the echo app has no models to explain or read with
+            explain = make_explainer(predictor)
+            how_it_works.expand(explain, [last_upload, sketchpad], [explanations, explanation_note],
+                                api_visibility="private")
+            show_steps.click(explain, [last_upload, sketchpad], [explanations, explanation_note],
+                             api_visibility="private")
+            gr.api(make_reader(predictor), api_name="read_number")
         sketchpad.clear(None, js=SELECT_BRUSH_JS)
         demo.load(None, js=SELECT_BRUSH_JS)
     # Sized for a 2-vCPU CPU Space: two requests run at once, one per core (torch uses one thread
