@@ -219,7 +219,7 @@ def as_views(drawings: list[np.ndarray], labels: list[int]) -> DigitSet:
     """Float ink drawings -> their 28x28 MNIST views as the app makes them (uint8, like MNIST)."""
     views = [mnist_view(drawing, (0, 0, drawing.shape[1], drawing.shape[0])) for drawing in drawings]
     kept = [index for index, view in enumerate(views) if view is not None]
-    images = np.stack([np.round(views[index].digit * 255) for index in kept]).astype(np.uint8)
+    images = np.stack([np.round(views[index] * 255) for index in kept]).astype(np.uint8)
     return DigitSet(torch.from_numpy(images).reshape(-1, IMAGE_SIZE, IMAGE_SIZE),
                     torch.tensor([labels[index] for index in kept], dtype=torch.long))
 

@@ -3,7 +3,8 @@
 A box is (x0, y0, x1, y1) with x1/y1 exclusive. The pipeline's frames, from the person's picture
 inwards: the input's pixels; the working copy (the ink's surroundings, reduced by a whole factor
 when large, `WorkingCopy`); the detector's letterboxed canvas (`Letterbox`); and the 28x28 MNIST
-frame of each digit (`views.DigitView`). Each frame maps its boxes back to the one before.
+frame of each digit the classifier reads (`views.mnist_view`; nothing maps back from it). Boxes
+map back from the canvas to the working copy to the input's pixels.
 """
 
 from __future__ import annotations

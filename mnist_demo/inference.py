@@ -44,7 +44,7 @@ from mnist_demo.postprocess import (
 from mnist_demo.preprocessing import ImageSource, Ink, mask_box, to_ink
 from mnist_demo.segmentation import segment
 from mnist_demo.serving import Network, OnnxDetector, serve
-from mnist_demo.views import STROKE_LEVEL, DigitView, letterbox, mnist_like_strokes, mnist_view
+from mnist_demo.views import STROKE_LEVEL, letterbox, mnist_like_strokes, mnist_view
 
 BLANK = "No digit found: the picture is blank."
 NOTHING_STANDS_OUT = ("No digit found: nothing on the picture stands out from its background as pen strokes "
@@ -137,7 +137,7 @@ class FoundDigit:
     box: Box  # the union of its parts' detector boxes
     detector_label: int  # the most confident part's
     detector_score: float
-    view: DigitView  # the 28x28 MNIST view of its own ink
+    view: np.ndarray  # (28, 28) float32, the MNIST view of its own ink
     ink_box: Box | None  # its own ink's box (the ink rule) in the region read
     solid_box: Box | None  # its own solid ink's box there (photos only: specks left out)
 
@@ -226,7 +226,7 @@ class Predictor:
         less those it takes for not a digit."""
         if not digits:
             return []
-        batch = normalise(torch.from_numpy(np.stack([digit.view.digit for digit in digits])))[:, None]
+        batch = normalise(torch.from_numpy(np.stack([digit.view for digit in digits])))[:, None]
         chances = torch.softmax(self.classifier(batch.to(self.device)).float(), dim=1).cpu()  # (K, 11)
         digit_chances = chances[:, :NOT_A_DIGIT] / chances[:, :NOT_A_DIGIT].sum(dim=1, keepdim=True)
         refused = (chances[:, NOT_A_DIGIT] >= self.not_a_digit_threshold).tolist()
@@ -251,7 +251,7 @@ class Predictor:
             readings.append(DigitReading(
                 label=int(np.argmax(probabilities)), probabilities=tuple(round(p, 6) for p in probabilities),
                 box=box, detector_box=detector_box, detector_label=digit.detector_label,
-                detector_score=digit.detector_score, truth_box=digit_truth, digit=digit.view.digit,
+                detector_score=digit.detector_score, truth_box=digit_truth, digit=digit.view,
                 mask_dice=round(mask_dice, 4), mask_iou=round(mask_iou, 4), box_iou=round(box_iou, 4),
             ))
         x0, y0 = work.origin

@@ -3,8 +3,6 @@ the classifier reads (their frames' maps back to the input are in `frames.py`)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from scipy import ndimage
@@ -46,15 +44,6 @@ def letterbox(ink: Ink, region: tuple[int, int, int, int] | None = None,
     return canvas, Letterbox(scale=scale, offset_x=left, offset_y=top, region_x=x0, region_y=y0)
 
 
-@dataclass(frozen=True)
-class DigitView:
-    """A digit as MNIST frames it: longest side 20 px, centre of mass at the centre of 28x28."""
-
-    digit: np.ndarray  # (28, 28) float32, white on black, 0..1
-    input_box: tuple[float, float, float, float]  # the input rectangle that became the digit box...
-    frame_box: tuple[float, float, float, float]  # ...and where that box sits in the 28x28 frame
-
-
 # The strokes proper of a grey digit: its pixels above this fraction of its darkest ink.
 STROKE_LEVEL = 0.3
 
@@ -93,8 +82,8 @@ def mnist_like_strokes(canvas: torch.Tensor, ink_height: float) -> tuple[torch.T
     return thick[None, None], grown
 
 
-def mnist_view(values: np.ndarray, region: tuple[int, int, int, int]) -> DigitView | None:
-    """Steps 4-5 of the pipeline: the ink inside `region` (input pixels) -> its 28x28 MNIST frame.
+def mnist_view(values: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray | None:
+    """The ink inside `region` (input pixels) -> its (28, 28) float32 MNIST view, white on black, 0..1.
 
     Crop to the ink, scale the longest side to 20 px (anti-aliased) with strokes brought to
     MNIST's width on the way, and place by centre of mass: the recipe MNIST was built with.
@@ -131,7 +120,4 @@ def mnist_view(values: np.ndarray, region: tuple[int, int, int, int]) -> DigitVi
     top = int(np.clip(round(IMAGE_SIZE / 2 - centre_y), 0, IMAGE_SIZE - h))
     digit = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     digit[top:top + h, left:left + w] = small
-    # the working crop's ink box, back in input pixels
-    origin_x, origin_y = x0 + tx0 - margin / zoom, y0 + ty0 - margin / zoom
-    input_box = (origin_x + bx0 / zoom, origin_y + by0 / zoom, origin_x + bx1 / zoom, origin_y + by1 / zoom)
-    return DigitView(digit=digit, input_box=input_box, frame_box=(left, top, left + w, top + h))
+    return digit
