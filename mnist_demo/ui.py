@@ -360,6 +360,11 @@ def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | Non
         demo.load(None, js=SELECT_BRUSH_JS)
     # Sized for a 2-vCPU CPU Space: two requests run at once, one per core (torch uses one thread
     # each, see app.py), because oversubscribed cores slow every request down many times over.
+    # Measured with a class of 30 drawing live on 2 cores (benchmarks/load.py --live, 0 failures in
+    # each run; p95 stroke to answer): one at a time 0.81 s, two 0.40 s, four 0.41 s; batch=True (up
+    # to 8, the handler looping over them) 0.42-0.44 s at one, 0.48-0.88 s at two. The models are
+    # ~5 ms of the ~55 ms of server CPU a stroke costs; the rest is Gradio's (three PNG uploads
+    # decoded, outputs written and fetched), which a batch does not share, so there is no batching.
     # Up to 64 more wait; past that Gradio answers "queue full, try again" instead of piling up.
     demo.queue(default_concurrency_limit=SERVING_CONCURRENCY, max_size=MAX_QUEUE)
     return demo

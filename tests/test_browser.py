@@ -4,6 +4,7 @@ seconds: few tests, few stroke segments, generous timeouts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,9 +45,10 @@ def draw(page: Page, element: Locator, strokes: Strokes) -> None:
         page.mouse.up()
 
 
-@pytest.fixture
-def page(app_url: str) -> Iterator[Page]:
-    """The app's page, loaded, in Debian's Chromium (Playwright never downloads a browser here)."""
+@contextlib.contextmanager
+def app_page(app_url: str, **context: object) -> Iterator[Page]:
+    """The app's page, loaded, in Debian's Chromium (Playwright never downloads a browser here),
+    in a browser context made with `context` (viewport, touch, ...)."""
     if not CHROMIUM.exists():
         message = "Debian's chromium is not installed (make test installs it when run as root)"
         if os.environ.get("CI"):
@@ -54,11 +56,17 @@ def page(app_url: str) -> Iterator[Page]:
         pytest.skip(message)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_context(**context).new_page()
         page.goto(app_url)
         expect(page.locator("#sketchpad canvas").first).to_be_visible(timeout=30_000)
         yield page
         browser.close()
+
+
+@pytest.fixture
+def page(app_url: str) -> Iterator[Page]:
+    with app_page(app_url, viewport={"width": 1400, "height": 1000}) as page:
+        yield page
 
 
 def test_browser_draw_then_upload(page: Page) -> None:
