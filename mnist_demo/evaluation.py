@@ -176,7 +176,7 @@ def evaluate_unet_on_input(model: nn.Module, data_dir: Path) -> dict[str, dict[s
                 serving, picture.ink, working_copy_of(picture.ink, box))
             masks = {"": torch.from_numpy(found)}
             if picture.photo is not None:
-                darkness = 1 - torch.from_numpy(picture.photo).float()[None, None] / 255
+                darkness = 1 - torch.tensor(picture.photo, dtype=torch.float32)[None, None] / 255
                 masks["_otsu"] = (darkness > otsu_threshold(darkness))[0, 0]
             for suffix, mask in masks.items():
                 scores.setdefault(f"dice{suffix}", []).append(float(dice(mask[None], truth[None])))
