@@ -31,6 +31,41 @@ SALIENCY_COLOURS = "RdBu_r"  # red: covering it lowers the answer's probability;
 Classifier = Callable[[torch.Tensor], torch.Tensor]  # (B, 1, 28, 28) normalised -> (B, classes) logits
 
 
+# The panel's words for learners, above its pictures.
+HOW_IT_WORKS = """
+**Three models read your picture.**
+- The **detector** looks at the whole picture, shrunk to 96 pixels high, and finds *where* the digits
+  are: it marks each digit's centre and size, then takes a second look inside each box and names the
+  digit (its own guess, in the readouts' "detector" column).
+- The **classifier** reads one digit at a time and gives ten probabilities, one per digit (or says
+  "not a digit"). It sees each digit the way the MNIST digits it learnt from were prepared (below).
+- The **U-Net** paints which pixels of your picture are ink (orange). It looks at a small copy of
+  the whole picture, 64 pixels high, and decides for every place how dark a pixel there must be to
+  count as ink: on a clean drawing, any ink at all; on a photo, dark enough to stand out from its
+  blur, noise and specks. That level is then applied to every pixel of your own picture, so the
+  mask follows your strokes at their full resolution.
+
+**Why a 28x28 frame?** MNIST, the 70,000 handwritten digits the models learnt from, prepared every
+digit the same way: the ink cropped, scaled so that its longest side is 20 pixels (shape kept), and
+placed in a black 28x28 frame so that its centre of mass (the average position of its ink, the
+orange +) sits in the middle. A model reads well what looks like what it learnt from, so your digit
+goes through the same steps, shown below.
+
+**Where the classifier looked.** A small 4x4 black square covers the 28x28 picture at each place in
+turn, and the app measures how much the answer's probability falls (*occlusion sensitivity*). Red:
+covering it lowers the probability, so the classifier relied on it; blue: covering it raises it;
+white: it made no difference.
+
+**The readouts.** Your drawing comes with no answer key, so the app makes one: every pixel with any
+ink is ink (the *thresholded input*), on your picture's own pixels. **Dice** = 2 x (pixels in both
+the U-Net's mask and the true ink) / (pixels in the mask + pixels in the true ink); **IoU**
+(intersection over union) = pixels in both / pixels in either. Both are 1 for a perfect match and 0
+for none; IoU is the stricter (IoU 0.5 is Dice 0.67). Each digit's row counts the pixels inside its
+box, the last row all of the picture. **Box IoU** is the IoU of the detector's box and the box
+around the true ink.
+"""
+
+
 @dataclass(frozen=True)
 class DigitExplanation:
     """One digit's way from the person's ink to the classifier's answer, step by step."""

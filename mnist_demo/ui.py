@@ -4,7 +4,6 @@ on request, how the models see each digit. As an MCP server it offers one tool, 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -13,14 +12,14 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from gradio.data_classes import FileData
 from gradio.utils import get_upload_folder
 from PIL import Image
 
-from mnist_demo.explain import explain_prediction, explanation_picture
+from mnist_demo.explain import HOW_IT_WORKS, explain_prediction, explanation_picture
 from mnist_demo.inference import BLANK, Prediction, Predictor
 from mnist_demo.preprocessing import ImageSource, InputError, open_image
 from mnist_demo.rendering import display_image, enlarge_digits, render_overlay
+from mnist_demo.tool import make_reader
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 # Wide enough to write a four-digit number; the height of one digit drawn large.
@@ -75,38 +74,6 @@ a **classifier** names each one, and a **U-Net** paints their ink (orange). The 
 each mask and box with the thresholded input.
 """
 
-HOW_IT_WORKS = """
-**Three models read your picture.**
-- The **detector** looks at the whole picture, shrunk to 96 pixels high, and finds *where* the digits
-  are: it marks each digit's centre and size, then takes a second look inside each box and names the
-  digit (its own guess, in the readouts' "detector" column).
-- The **classifier** reads one digit at a time and gives ten probabilities, one per digit (or says
-  "not a digit"). It sees each digit the way the MNIST digits it learnt from were prepared (below).
-- The **U-Net** paints which pixels of your picture are ink (orange). It looks at a small copy of
-  the whole picture, 64 pixels high, and decides for every place how dark a pixel there must be to
-  count as ink: on a clean drawing, any ink at all; on a photo, dark enough to stand out from its
-  blur, noise and specks. That level is then applied to every pixel of your own picture, so the
-  mask follows your strokes at their full resolution.
-
-**Why a 28x28 frame?** MNIST, the 70,000 handwritten digits the models learnt from, prepared every
-digit the same way: the ink cropped, scaled so that its longest side is 20 pixels (shape kept), and
-placed in a black 28x28 frame so that its centre of mass (the average position of its ink, the
-orange +) sits in the middle. A model reads well what looks like what it learnt from, so your digit
-goes through the same steps, shown below.
-
-**Where the classifier looked.** A small 4x4 black square covers the 28x28 picture at each place in
-turn, and the app measures how much the answer's probability falls (*occlusion sensitivity*). Red:
-covering it lowers the probability, so the classifier relied on it; blue: covering it raises it;
-white: it made no difference.
-
-**The readouts.** Your drawing comes with no answer key, so the app makes one: every pixel with any
-ink is ink (the *thresholded input*), on your picture's own pixels. **Dice** = 2 x (pixels in both
-the U-Net's mask and the true ink) / (pixels in the mask + pixels in the true ink); **IoU**
-(intersection over union) = pixels in both / pixels in either. Both are 1 for a perfect match and 0
-for none; IoU is the stricter (IoU 0.5 is Dice 0.67). Each digit's row counts the pixels inside its
-box, the last row all of the picture. **Box IoU** is the IoU of the detector's box and the box
-around the true ink.
-"""
 NOTHING_TO_EXPLAIN = "Nothing read yet: draw a digit or upload a picture, then press the button."
 UPLOAD_GONE = "The uploaded picture is no longer on the server: upload it again."
 
@@ -235,48 +202,6 @@ def make_explainer(predictor: Predictor) -> Callable[[str | None, dict | None], 
         return pictures, "One picture per digit, left to right: the steps, then where the classifier looked."
 
     return explain
-
-
-def reading_record(prediction: Prediction) -> dict:
-    """What `read_number` answers: the number, and per digit the label, confidence, box and readouts."""
-    return {
-        "number": prediction.number,
-        "digits": [{"label": reading.label, "confidence": round(reading.confidence, 4), "box": list(reading.box),
-                    "detector_label": reading.detector_label, "detector_score": reading.detector_score,
-                    "mask_dice": reading.mask_dice, "mask_iou": reading.mask_iou, "box_iou": reading.box_iou}
-                   for reading in prediction.digits],
-        "picture": prediction.metrics,  # mask_dice, mask_iou over the whole picture; box_iou, the digits' mean
-        "message": prediction.message,
-    }
-
-
-def make_reader(predictor: Predictor) -> Callable[[FileData], str]:
-    """The `read_number` endpoint, the app's one MCP tool (Gradio takes its description from the docstring)."""
-
-    def read_number(image: FileData) -> str:
-        """Read the handwritten digits in a picture, left to right, with three small PyTorch models.
-
-        Args:
-            image: the picture (PNG, JPEG, WebP, BMP or GIF) as an http(s) URL or a base64 data: URL.
-
-        Returns:
-            JSON text: "number" (the digits read, e.g. "427"; "" when none), "digits" (per digit: "label",
-            "confidence", "box" [x0, y0, x1, y1] in the picture's pixels, the detector's own "detector_label"
-            and "detector_score", and "mask_dice", "mask_iou", "box_iou": the U-Net's mask and the detector's
-            box against the thresholded picture, 1 = perfect), "picture" (the same readouts for the whole
-            picture) and "message" (why nothing was read, or null).
-        """
-        # The file is already in Gradio's cache, handed over as a plain dict (gr.api does no preprocessing).
-        # A URL the caller gives here is the only thing this app ever fetches at run time: Gradio
-        # downloads it before this runs, from public hosts only.
-        path = FileData.model_validate(image).path
-        try:
-            prediction = predictor.predict(open_image(path))
-        except InputError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-        return json.dumps(reading_record(prediction))
-
-    return read_number
 
 
 def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | None], Outputs] | None = None,
