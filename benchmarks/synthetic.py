@@ -25,6 +25,7 @@ from torchvision.transforms.v2 import functional as TF
 from mnist_demo.augment import CorruptionStrength, corrupt
 from mnist_demo.data import DigitSet
 from mnist_demo.pen import draw_pen
+from mnist_demo.pictures import as_png
 from mnist_demo.preprocessing import ink_box
 
 KINDS = ("drawing", "transparent", "light_on_dark", "photo", "printed", "other_handwriting")
@@ -218,13 +219,6 @@ def _decoded(image: Image.Image, format: str, **options: int) -> Image.Image:
     buffer = io.BytesIO()
     image.save(buffer, format=format, **options)
     return Image.open(buffer)
-
-
-def as_png(ink: np.ndarray, paper: tuple[int, ...], pen: tuple[int, ...]) -> Image.Image:
-    """8-bit ink in colour `pen` over colour `paper` (RGB, or RGBA for a transparent paper), as a PNG."""
-    mode, size = ("RGBA" if len(paper) == 4 else "RGB"), ink.shape[::-1]
-    image = Image.composite(Image.new(mode, size, pen), Image.new(mode, size, paper), Image.fromarray(ink))
-    return _decoded(image, "PNG", compress_level=1)
 
 
 def as_photo(ink: np.ndarray, rng: np.random.Generator) -> Image.Image:

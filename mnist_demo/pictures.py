@@ -116,9 +116,11 @@ def _drawn_on_canvas(points: np.ndarray, canvas: tuple[int, int], rng: np.random
     return np.round(ink * 255) / 255  # 8-bit, as every picture is
 
 
-def _png(ink: np.ndarray, paper: tuple[int, ...], pen: tuple[int, ...]) -> Image.Image:
+def as_png(ink: np.ndarray, paper: tuple[int, ...], pen: tuple[int, ...]) -> Image.Image:
+    """8-bit ink in colour `pen` over colour `paper` (RGB, or RGBA for a transparent paper), as a
+    decoded PNG, as an upload would arrive."""
     mode = "RGBA" if len(paper) == 4 else "RGB"
-    mask = Image.fromarray(np.round(ink * 255).astype(np.uint8))
+    mask = Image.fromarray(ink)
     image = Image.composite(Image.new(mode, mask.size, pen), Image.new(mode, mask.size, paper), mask)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
@@ -138,12 +140,13 @@ def picture_set(kind: str, paths: PenDigits, count: int, seed: int) -> list[Pict
         ink = _drawn_on_canvas(points, canvas, rng)
         clean = ink_mask(ink)
         dark, light = tuple(map(int, rng.integers(0, 70, 3))), tuple(map(int, rng.integers(185, 256, 3)))
+        strokes = np.round(ink * 255).astype(np.uint8)
         if kind == "drawing":  # the Sketchpad's stroke layer
-            pictures.append(Picture(Ink(np.round(ink * 255).astype(np.uint8), clean=True), clean))
+            pictures.append(Picture(Ink(strokes, clean=True), clean))
         elif kind == "transparent":
-            pictures.append(Picture(to_ink(_png(ink, paper=(*dark, 0), pen=(*dark, 255))), clean))
+            pictures.append(Picture(to_ink(as_png(strokes, paper=(*dark, 0), pen=(*dark, 255))), clean))
         elif kind == "light_on_dark":
-            pictures.append(Picture(to_ink(_png(ink, paper=dark, pen=light)), clean))
+            pictures.append(Picture(to_ink(as_png(strokes, paper=dark, pen=light)), clean))
         else:
             photo = photographed(torch.from_numpy(ink)[None, None], generator)[0]
             pictures.append(Picture(to_ink(photo), clean, photo))

@@ -12,44 +12,23 @@ import tempfile
 from pathlib import Path
 
 from PIL import Image
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from benchmarks.load import free_port, start_app
+from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, FOUR, READ_MS, TWO, Strokes, draw
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DRAWING_SHOT = REPO_ROOT / "docs" / "screenshot.png"
 PHOTO_SHOT = REPO_ROOT / "docs" / "screenshot-photo.png"
 PHOTO = REPO_ROOT / "examples" / "photo_2.jpg"
 PHOTO_NUMBER = "2"
-# The same browser and flags as tests/test_browser.py: Playwright never downloads a browser here.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1280, "height": 1000}
-READ_MS = 60_000  # headless Chromium paints the canvas in software: seconds per stroke, then the models
 MARGIN_PX = 16  # kept below the overlay row, where the screenshot is cut
 COLORS = 256  # a palette PNG: the screenshots are committed, so they are kept small
 
-Strokes = list[list[tuple[float, float]]]
-# "42" as mouse strokes, points as fractions of the canvas element (a 4 and a 2 the tests' models read).
+# "42" as the browser test's mouse strokes (a 4 and a 2 the models read), the 2 moved right of the 4.
 NUMBER = "42"
-NUMBER_STROKES: Strokes = [
-    [(0.20, 0.2), (0.12, 0.6), (0.30, 0.6)],
-    [(0.25, 0.3), (0.25, 0.8)],
-    [(0.42, 0.3), (0.50, 0.2), (0.58, 0.3), (0.42, 0.8), (0.60, 0.8)],
-]
-
-
-def draw(page: Page, element: Locator, strokes: Strokes) -> None:
-    """Mouse strokes over `element`, points as fractions of its width and height (as in tests/test_browser.py)."""
-    box = element.bounding_box()
-    for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=12)
-        page.mouse.up()
+NUMBER_STROKES: Strokes = [*FOUR, *([(x + 0.3, y) for x, y in stroke] for stroke in TWO)]
 
 
 def wait_for_answer(page: Page, number: str) -> None:
