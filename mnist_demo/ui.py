@@ -42,21 +42,31 @@ NO_INPUT = "Draw a digit or a number, or upload a picture."
 # half of that), and what is left when the server shuts down.
 CACHE_SECONDS = int(os.environ.get("MNIST_DEMO_CACHE_SECONDS", "300"))
 
+# Gradio 6.31 labels the editor's buttons in the reader's language (aria-label "Pincel" in a Spanish
+# browser), so the page finds the two it needs by their place, which is the same in every language.
+BRUSH_BUTTON_JS = "document.querySelector('#sketchpad .toolbar-wrap button')"  # Brush, Erase | Color, Size
+UNDO_BUTTON_JS = "document.querySelectorAll('#sketchpad .top-panel button')[3]"  # Pan, Zoom -, Zoom +, Undo, ...
 # Gradio 6.31's Sketchpad opens with no tool chosen, and its "Clear canvas" drops back to none
 # ("select the draw tool to start"; the next stroke draws nothing): choose the brush when the page
 # loads and after every clear. Deferred with setTimeout because the editor announces the clear
 # before it resets its tool; undo and redo keep the tool.
-SELECT_BRUSH_JS = """
-() => {
+SELECT_BRUSH_JS = f"""
+() => {{
   const started = Date.now();
-  const pick = () => {
-    const brush = document.querySelector('#sketchpad button[aria-label="Brush"]');
+  const pick = () => {{
+    const brush = {BRUSH_BUTTON_JS};
     if (brush) brush.click();
     else if (Date.now() - started < 10000) setTimeout(pick, 200);
-  };
+  }};
   setTimeout(pick);
-}
+}}
 """
+# Gradio 6.31 can send a drawing after a later "Clear canvas": a stroke's request that waited for the
+# one before it (trigger_mode="always_last") takes the canvas slowly (its layers are uploaded first),
+# and the clear's own, empty, request overtakes it; the old reading then came back over the emptied
+# canvas. Undo is disabled exactly when nothing has been drawn since the page loaded or the canvas was
+# cleared, so a drawing sent then is out of date: it goes as no picture at all.
+CURRENT_DRAWING_JS = f"(drawing) => ({UNDO_BUTTON_JS}?.disabled ? null : drawing)"
 # The overlay panel keeps this height whatever it shows, and the picture keeps its own shape, as
 # large as the panel allows (Gradio stretches the <img> element over the panel); the top padding
 # keeps the panel's floating label off the picture.
@@ -268,8 +278,9 @@ def build_demo(predictor: Predictor | None, handler: Callable[[ImageSource | Non
         # read_number, and the page's endpoints stay callable by name (gradio_client's /predict).
         page_api = "undocumented" if mcp else "public"
         sketchpad.change(predict_drawing, sketchpad, outputs, api_name="predict_sketch", trigger_mode="always_last",
-                         show_progress="hidden", api_visibility=page_api)
-        read_drawing.click(predict_drawing, sketchpad, outputs, api_name="read_drawing", api_visibility="private")
+                         show_progress="hidden", api_visibility=page_api, js=CURRENT_DRAWING_JS)
+        read_drawing.click(predict_drawing, sketchpad, outputs, api_name="read_drawing", api_visibility="private",
+                           js=CURRENT_DRAWING_JS)
         upload.change(predict_upload, upload, outputs, api_name="predict", show_progress="minimal", preprocess=False,
                       api_visibility=page_api)
         read_upload.click(predict_upload, upload, outputs, api_name="read_upload", api_visibility="private",

@@ -1,6 +1,6 @@
-"""The page on a phone (Debian's headless Chromium as a 390x844 touch screen): a digit and then a
-two-digit number drawn with a finger are read, the answer shows without scrolling, and nothing
-makes the page scroll sideways. One page load and three strokes: Chromium paints the canvas in
+"""The page on a phone (Debian's headless Chromium as a 390x844 touch screen, in Spanish): a digit
+and then a two-digit number drawn with a finger are read, the answer shows without scrolling, and
+nothing makes the page scroll sideways. One page load and three strokes: Chromium paints the canvas in
 software here, each stroke takes seconds."""
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from mnist_demo.ui import CANVAS_SIZE, NO_INPUT
 from tests.test_browser import ONE, READ_MS, SEVEN, Strokes, app_page
 
 PHONE = {"width": 390, "height": 844}  # an iPhone 12 to 15's screen in CSS pixels
+# Gradio names the editor's buttons in the browser's language: the page must find its brush without
+# the English labels (it did not, and a Spanish reader's first stroke drew nothing).
+LOCALE = "es-ES"
+CLEAR_CANVAS = "Limpiar lienzo"  # "Clear canvas" in Gradio 6.31's Spanish
 TOUCH_STEPS = 12  # touch moves between two points of a stroke, as a finger reports them
 
 pytestmark = pytest.mark.browser
@@ -48,8 +52,8 @@ def touch_draw(touchscreen: CDPSession, box: FloatRect, strokes: Strokes) -> Non
 
 @pytest.fixture
 def phone(app_url: str) -> Iterator[Page]:
-    """The app's page, loaded, in Debian's Chromium posing as a phone."""
-    with app_page(app_url, viewport=PHONE, has_touch=True, is_mobile=True) as page:
+    """The app's page, loaded, in Debian's Chromium posing as a Spanish reader's phone."""
+    with app_page(app_url, viewport=PHONE, has_touch=True, is_mobile=True, locale=LOCALE) as page:
         yield page
 
 
@@ -73,7 +77,7 @@ def test_phone_draws_a_digit_then_a_number_with_a_finger(phone: Page) -> None:
     answer = number.bounding_box()
     assert answer["y"] + answer["height"] <= PHONE["height"]
 
-    phone.get_by_role("button", name="Clear canvas").tap()
+    phone.get_by_role("button", name=CLEAR_CANVAS).tap()
     expect(phone.locator("#status")).to_have_text(NO_INPUT, timeout=READ_MS)
     touch_draw(touchscreen, picture, [*ONE, [(0.45, 0.2), (0.60, 0.2), (0.50, 0.8)]])  # a 1, then a 7 beside it
     expect(number).to_have_text("17", timeout=READ_MS)
