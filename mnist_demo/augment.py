@@ -144,23 +144,18 @@ class RowLayout:
     """Digits written in a row as people write numbers: close, touching or slightly overlapping,
     of somewhat different heights, on a slanted line."""
 
-    # The app shows the detector a number as tall as its canvas allows (views.letterbox), so rows
-    # are written large too, and a long one runs shorter only as far as it must to fit: rows kept
-    # to 0.15-0.6 of the canvas, with gaps from -0.12, taught a detector that read 202 of 240 close
-    # numbers of benchmarks.numbers and 68 touching ones; these, 206 and 82 (wide: as many).
-    heights: tuple[float, float] = (0.3, 0.85)  # the row's digit height, in canvas sides, before it must fit
-    gap: tuple[float, float] = (-0.2, 0.3)  # between neighbours' ink boxes, in digit heights
+    gap: tuple[float, float] = (-0.12, 0.3)  # between neighbours' ink boxes, in digit heights
     height_spread: float = 0.15  # each digit's height within this share of the row's
     max_slant: float = 0.15  # the line's rise per unit of width
     baseline_jitter: float = 0.06  # each digit off the line by up to this share of its height
 
 
-def _place_in_row(sides: torch.Tensor, canvas_size: int, generator: torch.Generator,
-                  row: RowLayout) -> tuple[torch.Tensor, torch.Tensor]:
+def _place_in_row(sides: torch.Tensor, canvas_size: int, generator: torch.Generator, row: RowLayout,
+                  longest: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
     """Zoom and top-left corners for digits of (K, 2) ink `sides` written left to right in a row
-    that fits the canvas."""
+    that fits the canvas (digit heights up to `longest` of its side)."""
     count = len(sides)
-    heights = uniform(1, *row.heights, generator) * canvas_size * uniform(count, 1 - row.height_spread,
+    heights = uniform(1, *longest, generator) * canvas_size * uniform(count, 1 - row.height_spread,
                                                                       1 + row.height_spread, generator)
     gaps = uniform(count, *row.gap, generator) * heights
     gaps[0] = 0
@@ -208,7 +203,7 @@ def render_canvases(
         in_row = count > 1 and torch.rand(1, generator=generator).item() < row_fraction
         while True:
             if in_row:
-                zoom, corners = _place_in_row(sides[chosen], canvas_size, generator, row)
+                zoom, corners = _place_in_row(sides[chosen], canvas_size, generator, row, (scale[0], 0.6))
                 margin = zoom / 2
                 corners = corners - margin[:, None]  # as the scattered digits' corners, below
                 break
