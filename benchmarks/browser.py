@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from benchmarks.common import environment, percentiles, scratch_folder, write_result
 from benchmarks.load import free_port, number_sketches, start_app
-from mnist_demo.ui import CANVAS_SIZE, NO_INPUT
+from mnist_demo.ui import BRUSH_BUTTON, CANVAS_SIZE, NO_INPUT
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, ONE, READ_MS, SEVEN, THREE, TWO, Strokes, draw
 
 TARGET_RATIO = 1.3  # the app's median stroke-to-answer time over the echo app's
@@ -51,7 +51,7 @@ def open_page(browser: Browser, url: str) -> Page:
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.goto(url)
     expect(page.locator("#sketchpad canvas").first).to_be_visible(timeout=30_000)
-    expect(page.locator('#sketchpad button[aria-label="Brush"]')).to_be_visible(timeout=30_000)
+    expect(page.locator(BRUSH_BUTTON).first).to_be_visible(timeout=30_000)
     page.evaluate(TIMER_JS)
     return page
 

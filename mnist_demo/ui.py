@@ -44,7 +44,8 @@ CACHE_SECONDS = int(os.environ.get("MNIST_DEMO_CACHE_SECONDS", "300"))
 
 # Gradio 6.31 labels the editor's buttons in the reader's language (aria-label "Pincel" in a Spanish
 # browser), so the page finds the two it needs by their place, which is the same in every language.
-BRUSH_BUTTON_JS = "document.querySelector('#sketchpad .toolbar-wrap button')"  # Brush, Erase | Color, Size
+BRUSH_BUTTON = "#sketchpad .toolbar-wrap button"  # the first of: Brush, Erase | Color, Size
+BRUSH_BUTTON_JS = f"document.querySelector('{BRUSH_BUTTON}')"
 UNDO_BUTTON_JS = "document.querySelectorAll('#sketchpad .top-panel button')[3]"  # Pan, Zoom -, Zoom +, Undo, ...
 # Gradio 6.31's Sketchpad opens with no tool chosen, and its "Clear canvas" drops back to none
 # ("select the draw tool to start"; the next stroke draws nothing): choose the brush when the page
