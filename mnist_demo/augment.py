@@ -16,6 +16,8 @@ from torch.nn import functional as F
 
 from mnist_demo.constants import IMAGE_SIZE
 from mnist_demo.data import ink_boxes, ink_mask, quantise
+from mnist_demo.frames import INK_SURROUNDINGS
+from mnist_demo.views import MAX_CANVAS_ASPECT
 
 
 def uniform(count: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
@@ -119,14 +121,15 @@ class Canvases:
 
 
 def _place_without_overlap(
-    sizes: torch.Tensor, canvas_size: int, generator: torch.Generator, attempts: int = 50
+    sizes: torch.Tensor, canvas: tuple[int, int], generator: torch.Generator, attempts: int = 50
 ) -> torch.Tensor | None:
-    """Top-left corners for boxes of (K, 2) sizes with no two boxes overlapping, or None."""
+    """Top-left corners for boxes of (K, 2) sizes with no two boxes overlapping on a (height,
+    width) canvas, or None."""
     corners = torch.zeros_like(sizes)
     for index, (w, h) in enumerate(sizes.tolist()):
         for _ in range(attempts):
-            x = torch.rand(1, generator=generator).item() * (canvas_size - w)
-            y = torch.rand(1, generator=generator).item() * (canvas_size - h)
+            x = torch.rand(1, generator=generator).item() * (canvas[1] - w)
+            y = torch.rand(1, generator=generator).item() * (canvas[0] - h)
             # a one-pixel gap on top of the resampling margin the caller adds to each size
             if all(
                 x + w + 1 <= cx or cx + cw + 1 <= x or y + h + 1 <= cy or cy + ch + 1 <= y
@@ -148,30 +151,55 @@ class RowLayout:
     height_spread: float = 0.15  # each digit's height within this share of the row's
     max_slant: float = 0.15  # the line's rise per unit of width
     baseline_jitter: float = 0.06  # each digit off the line by up to this share of its height
+    # False: the row is written at a random size that fits the canvas (digit heights up to 0.6 of
+    # it). A range: the row is framed as the app frames a number's ink (`app_framing`), then
+    # shrunk by a random factor in this range.
+    framed_as_app: tuple[float, float] | None = None
 
 
-def _place_in_row(sides: torch.Tensor, canvas_size: int, generator: torch.Generator, row: RowLayout,
+def app_framing(span: tuple[float, float], canvas: tuple[int, int]) -> float:
+    """The zoom at which the app shows ink spanning `span` (width, height) on the detector's canvas:
+    its surroundings (frames.INK_SURROUNDINGS) letterboxed `canvas[0]` high and as wide as
+    views.letterbox makes it (at most `canvas[1]`). Written as arithmetic on the span because the
+    training rows are placed before they are drawn."""
+    pad = 2 * INK_SURROUNDINGS * max(span)
+    width, height = span[0] + pad, span[1] + pad
+    app_width = canvas[0] * min(max(math.ceil(width / height - 0.25), 1), MAX_CANVAS_ASPECT)
+    return min(canvas[0] / height, min(app_width, canvas[1]) / width)
+
+
+def _place_in_row(sides: torch.Tensor, canvas: tuple[int, int], generator: torch.Generator, row: RowLayout,
                   longest: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
     """Zoom and top-left corners for digits of (K, 2) ink `sides` written left to right in a row
-    that fits the canvas (digit heights up to `longest` of its side)."""
+    that fits the (height, width) canvas (digit heights up to `longest` of its height, unless the
+    row is framed as the app frames it)."""
     count = len(sides)
-    heights = uniform(1, *longest, generator) * canvas_size * uniform(count, 1 - row.height_spread,
-                                                                      1 + row.height_spread, generator)
+    canvas_height, canvas_width = canvas
+    heights = uniform(1, *longest, generator) * canvas_height * uniform(count, 1 - row.height_spread,
+                                                                        1 + row.height_spread, generator)
     gaps = uniform(count, *row.gap, generator) * heights
     gaps[0] = 0
     slant = uniform(1, -row.max_slant, row.max_slant, generator)
-    for _ in range(20):  # shrink the row until it fits
+
+    def layout() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
         zoom = heights / sides[:, 1]
         widths, tall = sides[:, 0] * zoom, sides[:, 1] * zoom
         lefts = torch.cumsum(gaps + torch.cat([torch.zeros(1), widths[:-1]]), dim=0)
         lefts = lefts - lefts.min()
-        bottoms = lefts * slant + uniform(count, -1, 1, generator) * row.baseline_jitter * tall
-        tops = bottoms - tall
-        span_x, span_y = float((lefts + widths).max()), float(bottoms.max() - tops.min())
-        if span_x <= canvas_size - 2 and span_y <= canvas_size - 2:
+        tops = lefts * slant + uniform(count, -1, 1, generator) * row.baseline_jitter * tall - tall
+        return zoom, lefts, tops, widths, float((lefts + widths).max()), float((tops + tall).max() - tops.min())
+
+    zoom, lefts, tops, widths, span_x, span_y = layout()
+    if row.framed_as_app is not None:
+        factor = app_framing((span_x, span_y), canvas) * uniform(1, *row.framed_as_app, generator)
+        heights, gaps = heights * factor, gaps * factor
+        zoom, lefts, tops, widths, span_x, span_y = layout()
+    for _ in range(20):  # shrink the row until it fits
+        if span_x <= canvas_width - 2 and span_y <= canvas_height - 2:
             break
         heights, gaps = heights * 0.85, gaps * 0.85
-    room = torch.tensor([canvas_size - span_x, canvas_size - span_y]).clamp(min=0)
+        zoom, lefts, tops, widths, span_x, span_y = layout()
+    room = torch.tensor([canvas_width - span_x, canvas_height - span_y]).clamp(min=0)
     start = torch.rand(2, generator=generator) * room
     corners = torch.stack([lefts + start[0], tops - tops.min() + start[1]], dim=1)
     return zoom, corners
@@ -186,16 +214,19 @@ def render_canvases(
     scale: tuple[float, float] = (0.15, 0.9),
     row_fraction: float = 0.0,
     row: RowLayout = RowLayout(),
+    canvas_width: int | None = None,
 ) -> Canvases:
-    """Paste 28x28 float digits (N, 1, 28, 28) onto black canvases, several per canvas when asked.
+    """Paste 28x28 float digits (N, 1, 28, 28) onto black canvases `canvas_size` high and
+    `canvas_width` wide (default: square), several per canvas when asked.
 
-    Each digit's ink is scaled so its longest side is `scale` of the canvas side (smaller when
+    Each digit's ink is scaled so its longest side is `scale` of the canvas height (smaller when
     several must fit). Digits are placed apart at random, or, on `row_fraction` of the canvases of
     several digits, written in a row (`row`: close, touching, overlapping). Boxes are read off each
     rendered digit with the ink rule, so they match the ground truth exactly.
     """
     source_boxes = ink_boxes(ink_mask(digits[:, 0]))
     sides = (source_boxes[:, 2:] - source_boxes[:, :2]).clamp(min=1)  # (N, 2) ink width, height
+    canvas = (canvas_size, canvas_width or canvas_size)
     thetas, owners, used = [], [], 0
     for canvas_index, count in enumerate(digits_per_canvas):
         high = scale[1] if count == 1 else max(scale[0], min(scale[1], 1.6 / (count + 1)))
@@ -203,7 +234,7 @@ def render_canvases(
         in_row = count > 1 and torch.rand(1, generator=generator).item() < row_fraction
         while True:
             if in_row:
-                zoom, corners = _place_in_row(sides[chosen], canvas_size, generator, row, (scale[0], 0.6))
+                zoom, corners = _place_in_row(sides[chosen], canvas, generator, row, (scale[0], 0.6))
                 margin = zoom / 2
                 corners = corners - margin[:, None]  # as the scattered digits' corners, below
                 break
@@ -211,27 +242,26 @@ def render_canvases(
             zoom = longest / sides[chosen].amax(dim=1)
             # bilinear resampling spreads ink half a source pixel (zoom / 2 canvas pixels) past its box
             margin = zoom / 2
-            corners = _place_without_overlap(sides[chosen] * zoom[:, None] + 2 * margin[:, None], canvas_size,
-                                             generator)
+            corners = _place_without_overlap(sides[chosen] * zoom[:, None] + 2 * margin[:, None], canvas, generator)
             if corners is not None:
                 break
             high = max(scale[0], high * 0.8)
         origin = corners + margin[:, None] - source_boxes[chosen, :2] * zoom[:, None]  # the 28x28 frame's corner
-        ratio = canvas_size / (IMAGE_SIZE * zoom)
+        ratio_x, ratio_y = canvas[1] / (IMAGE_SIZE * zoom), canvas[0] / (IMAGE_SIZE * zoom)
         # affine_grid (align_corners=False): canvas coordinate u -> digit coordinate (u - origin) / zoom.
-        tx = ratio - 2 * origin[:, 0] / (IMAGE_SIZE * zoom) - 1
-        ty = ratio - 2 * origin[:, 1] / (IMAGE_SIZE * zoom) - 1
-        zeros = torch.zeros_like(ratio)
-        thetas.append(torch.stack([torch.stack([ratio, zeros, tx], 1), torch.stack([zeros, ratio, ty], 1)], 1))
+        tx = ratio_x - 2 * origin[:, 0] / (IMAGE_SIZE * zoom) - 1
+        ty = ratio_y - 2 * origin[:, 1] / (IMAGE_SIZE * zoom) - 1
+        zeros = torch.zeros_like(ratio_x)
+        thetas.append(torch.stack([torch.stack([ratio_x, zeros, tx], 1), torch.stack([zeros, ratio_y, ty], 1)], 1))
         owners += [canvas_index] * count
         used += count
     theta = torch.cat(thetas)
-    grid = F.affine_grid(theta, [used, 1, canvas_size, canvas_size], align_corners=False)
+    grid = F.affine_grid(theta, [used, 1, *canvas], align_corners=False)
     layers = F.grid_sample(digits[:used], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     # Quantise like an 8-bit image so the ink rule (> 0 in uint8) applies unchanged.
     layers = quantise(layers)
     owner = torch.tensor(owners)
-    images = torch.zeros(len(digits_per_canvas), 1, canvas_size, canvas_size)
+    images = torch.zeros(len(digits_per_canvas), 1, *canvas)
     images.scatter_reduce_(0, owner.view(-1, 1, 1, 1).expand_as(layers), layers, "amax")
     layer_boxes = ink_boxes(ink_mask(layers[:, 0]))
     split = list(digits_per_canvas)

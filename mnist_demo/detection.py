@@ -18,7 +18,7 @@ from mnist_demo.models import Detector, DetectorOutput, digit_frames
 
 @dataclass(frozen=True)
 class DetectorTargets:
-    heatmap: torch.Tensor  # (B, 1, G, G) Gaussian bumps, exactly 1 at each digit's centre cell
+    heatmap: torch.Tensor  # (B, 1, rows, columns) Gaussian bumps, exactly 1 at each digit's centre cell
     centre_index: torch.Tensor  # (O, 3) batch, row, column of each digit's centre cell
     boxes: torch.Tensor  # (O, 4) true boxes in canvas pixels
     labels: torch.Tensor  # (O,)
@@ -31,21 +31,22 @@ def jitter_boxes(boxes: torch.Tensor, generator: torch.Generator, amount: float 
     return boxes + (torch.rand(boxes.shape, generator=generator) * 2 - 1) * amount * size
 
 
-def make_targets(boxes: list[torch.Tensor], labels: list[torch.Tensor], grid_size: int, stride: int,
+def make_targets(boxes: list[torch.Tensor], labels: list[torch.Tensor], grid: tuple[int, int], stride: int,
                  generator: torch.Generator) -> DetectorTargets:
-    """Per-canvas boxes in canvas pixels -> dense heatmap, the centre cell of every digit and the
-    jittered boxes the second stage learns to classify."""
+    """Per-canvas boxes in canvas pixels -> dense heatmap on the (rows, columns) `grid`, the centre
+    cell of every digit and the jittered boxes the second stage learns to classify."""
     all_boxes = torch.cat(boxes).float()
     owner = torch.cat([torch.full((len(b),), index) for index, b in enumerate(boxes)])
     centre = (all_boxes[:, :2] + all_boxes[:, 2:]) / 2 / stride  # (O, 2) x, y in grid units
-    cell = centre.floor().clamp(0, grid_size - 1)
+    rows, columns = grid
+    cell = torch.minimum(centre.floor().clamp(min=0), torch.tensor([columns - 1, rows - 1]))
     size = (all_boxes[:, 2:] - all_boxes[:, :2]) / stride
     sigma = (size / 6).clamp(min=0.5)  # (O, 2): a bump as wide as a third of the box
-    grid = torch.arange(grid_size, dtype=torch.float32)
-    bump_x = torch.exp(-((grid[None, :] - cell[:, :1]) ** 2) / (2 * sigma[:, :1] ** 2))  # (O, G)
-    bump_y = torch.exp(-((grid[None, :] - cell[:, 1:]) ** 2) / (2 * sigma[:, 1:] ** 2))  # (O, G)
-    bumps = bump_y[:, :, None] * bump_x[:, None, :]  # (O, G, G)
-    heatmap = torch.zeros(len(boxes), grid_size, grid_size)
+    xs, ys = torch.arange(columns, dtype=torch.float32), torch.arange(rows, dtype=torch.float32)
+    bump_x = torch.exp(-((xs[None, :] - cell[:, :1]) ** 2) / (2 * sigma[:, :1] ** 2))  # (O, columns)
+    bump_y = torch.exp(-((ys[None, :] - cell[:, 1:]) ** 2) / (2 * sigma[:, 1:] ** 2))  # (O, rows)
+    bumps = bump_y[:, :, None] * bump_x[:, None, :]  # (O, rows, columns)
+    heatmap = torch.zeros(len(boxes), rows, columns)
     heatmap.scatter_reduce_(0, owner.view(-1, 1, 1).expand_as(bumps), bumps, "amax")
     centre_index = torch.stack([owner, cell[:, 1].long(), cell[:, 0].long()], dim=1)
     proposals = list(torch.split(jitter_boxes(all_boxes, generator), [len(b) for b in boxes]))

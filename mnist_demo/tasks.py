@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnist_demo.augment import corrupt, random_affine, random_stroke_width, render_canvases, uniform
+from mnist_demo.augment import RowLayout, corrupt, random_affine, random_stroke_width, render_canvases, uniform
 from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE
 from mnist_demo.data import DigitSet, MnistSplits, ink_mask, normalise, quantise, to_unit_float
 from mnist_demo.detection import detector_loss, make_targets
@@ -94,13 +94,22 @@ class CanvasRecipe:
     # of the canvases of several digits, this share has them written in a row, close or touching
     # (augment.RowLayout), as people write numbers; the others scatter them apart
     row_fraction: float = 0.5
+    # This share of the batches are numbers as the app shows them: every canvas a row of 2 to
+    # max_digits digits, framed as the app frames a number's ink (as tall as the canvas allows,
+    # on a canvas 2 or 3 times wider than high, views.letterbox), then up to a quarter smaller.
+    number_fraction: float = 0.4
+    number_widths: tuple[int, ...] = (2, 3)  # in canvas heights, one per batch
+    number_row: RowLayout = RowLayout(gap=(-0.15, 0.35), height_spread=0.2, framed_as_app=(0.75, 1.0))
 
 
 def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tensor, torch.Generator], Batch]:
     """Canvases of 1..max_digits training digits; several per canvas teach the head to return several boxes."""
 
     def detector_batch(digits: DigitSet, index: torch.Tensor, generator: torch.Generator) -> Batch:
-        single = torch.rand(len(index), generator=generator) < recipe.single_digit_fraction
+        numbers = torch.rand(1, generator=generator).item() < recipe.number_fraction
+        aspect = recipe.number_widths[int(torch.randint(len(recipe.number_widths), (1,), generator=generator))]
+        width = recipe.canvas_size * (aspect if numbers else 1)
+        single = torch.rand(len(index), generator=generator) < (0.0 if numbers else recipe.single_digit_fraction)
         extra = uniform(len(index), 2, recipe.max_digits + 1, generator).long()
         counts = torch.where(single, 1, extra)
         counts = counts[: int((counts.cumsum(0) <= len(index)).sum())]  # the digits of this batch suffice
@@ -110,10 +119,14 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
         # counts but a 28x28 read of a large digit cannot see; boxes learnt on jittered digits
         # came out 2-3% too wide on each side on MNIST's own (mean IoU 0.871 and 0.895 against 0.90).
         source = to_unit_float(digits.images[index[:used]])
-        canvases = render_canvases(source, digits.labels[index[:used]], counts.tolist(), recipe.canvas_size, generator,
-                                   row_fraction=recipe.row_fraction)
-        targets = make_targets(canvases.boxes, canvases.labels, recipe.canvas_size // recipe.stride, recipe.stride,
-                               generator)
+        if numbers:
+            canvases = render_canvases(source, digits.labels[index[:used]], counts.tolist(), recipe.canvas_size,
+                                       generator, row_fraction=1.0, row=recipe.number_row, canvas_width=width)
+        else:
+            canvases = render_canvases(source, digits.labels[index[:used]], counts.tolist(), recipe.canvas_size,
+                                       generator, row_fraction=recipe.row_fraction)
+        targets = make_targets(canvases.boxes, canvases.labels,
+                               (recipe.canvas_size // recipe.stride, width // recipe.stride), recipe.stride, generator)
         return Batch(normalise(quantise(corrupt(canvases.images, generator))), targets)
 
     return detector_batch

@@ -84,7 +84,7 @@ class TestDetector:
             torch.tensor([[8.0, 8.0, 30.0, 40.0], [50.0, 50.0, 80.0, 90.0]]),
         ]
         labels = [torch.tensor([3]), torch.tensor([1, 7])]
-        targets = make_targets(boxes, labels, grid_size=24, stride=4, generator=torch.Generator().manual_seed(0))
+        targets = make_targets(boxes, labels, grid=(24, 24), stride=4, generator=torch.Generator().manual_seed(0))
         detector_loss(model, torch.rand(2, 1, 96, 96), targets).backward()
         assert_every_parameter_learns(model)
 

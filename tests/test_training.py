@@ -13,11 +13,11 @@ import pytest
 import torch
 from torchvision.ops import box_iou
 
-from mnist_demo.augment import render_canvases
+from mnist_demo.augment import RowLayout, app_framing, render_canvases
 from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.constants import MNIST_FILES
 from mnist_demo.data import DigitSet, ink_boxes, ink_mask, raw_folder, to_unit_float
-from mnist_demo.tasks import UNET_PICTURE_SIDES, classifier_batch, unet_batch
+from mnist_demo.tasks import UNET_PICTURE_SIDES, CanvasRecipe, classifier_batch, detector_batch_maker, unet_batch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("classifier", "unet", "detector")
@@ -138,6 +138,24 @@ class TestRenderCanvases:
         assert overlapping == []
 
 
+    def test_numbers_framed_as_the_app_frames_them(self, sample_digits: DigitSet) -> None:
+        """Rows of digits on a canvas three heights wide, as large as the app's letterbox shows a
+        number's ink (frames.INK_SURROUNDINGS around it): framing each canvas's ink again as the
+        app would zooms it by about 1."""
+        counts = [4] * (len(sample_digits) // 4)
+        canvases = render_canvases(to_unit_float(sample_digits.images), sample_digits.labels, counts, 96,
+                                   torch.Generator().manual_seed(0), row_fraction=1.0,
+                                   row=RowLayout(framed_as_app=(1.0, 1.0)), canvas_width=288)
+        assert canvases.images.shape == (len(counts), 1, 96, 288)
+        zooms = []
+        for boxes in canvases.boxes:
+            x0, y0 = boxes[:, :2].min(dim=0).values.tolist()
+            x1, y1 = boxes[:, 2:].max(dim=0).values.tolist()
+            assert x0 >= 0 and y0 >= 0 and x1 <= 288 and y1 <= 96
+            zooms.append(app_framing((x1 - x0, y1 - y0), (96, 288)))
+        assert 0.85 < min(zooms) and max(zooms) < 1.15, zooms
+
+
 class TestBatchMakers:
     @pytest.mark.parametrize("make_batch", [classifier_batch, unet_batch])
     def test_same_seed_same_batch(self, sample_digits: DigitSet, make_batch) -> None:
@@ -151,6 +169,20 @@ class TestBatchMakers:
                              for batch in (first, again)))
         assert first.inputs.shape != other.inputs.shape or not torch.equal(first.inputs, other.inputs), \
             "the augmentation should depend on the seed"
+
+    def test_detector_batches_are_square_or_numbers_as_wide_as_the_app_shows_them(self,
+                                                                                 sample_digits: DigitSet) -> None:
+        """Square canvases of scattered digits or rows, and canvases 2 or 3 heights wide of numbers,
+        each with a heatmap as wide as the canvas and a peak at every digit's centre."""
+        make_batch, widths = detector_batch_maker(CanvasRecipe()), set()
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(12):
+            batch = make_batch(sample_digits, torch.randperm(64, generator=generator)[:32], generator)
+            canvases, heatmap = batch.inputs, batch.targets.heatmap
+            widths.add(canvases.shape[-1])
+            assert canvases.shape[-2] == 96 and heatmap.shape[-2:] == (24, canvases.shape[-1] // 4)
+            assert int((heatmap == 1).sum()) == len(batch.targets.labels)
+        assert widths == {96, 192, 288}
 
     def test_classifier_targets_are_the_labels(self, sample_digits: DigitSet) -> None:
         index = torch.tensor([5, 0, 9])
