@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from mnist_demo.data import DigitSet
@@ -41,8 +42,9 @@ class History:
 def train_one_epoch(model: nn.Module, task: Task, digits: DigitSet, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
                     batches: list[torch.Tensor], generator: torch.Generator, device: torch.device,
-                    description: str) -> float:
-    """One pass over `batches` of indices; returns the mean loss."""
+                    description: str, average: AveragedModel | None = None) -> float:
+    """One pass over `batches` of indices, updating `average` (if any) after every step; returns
+    the mean loss."""
     model.train()
     total, progress = 0.0, tqdm(batches, desc=description, leave=False, dynamic_ncols=True)
     for step, index in enumerate(progress, start=1):
@@ -55,6 +57,8 @@ def train_one_epoch(model: nn.Module, task: Task, digits: DigitSet, optimizer: t
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
+        if average is not None:
+            average.update_parameters(model)
         total += loss.item()
         progress.set_postfix(loss=f"{total / step:.4f}")
     return total / max(len(batches), 1)
@@ -74,6 +78,10 @@ def fit(task: Task, train: DigitSet, validation: DigitSet, epochs: int, device: 
     optimizer = torch.optim.AdamW(model.parameters(), lr=task.learning_rate, weight_decay=5e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, task.learning_rate, total_steps=max(epochs * steps, 1))
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    # the exponential moving average of the weights (and batch-norm statistics) is what is validated and kept
+    average = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(task.ema_decay), use_buffers=True)
+               if task.ema_decay else None)
+    kept = model if average is None else average.module
     history, best_score, best_state = History(), float("-inf"), None
     if task.validation_size is not None:
         validation = validation.subset(task.validation_size)
@@ -83,15 +91,15 @@ def fit(task: Task, train: DigitSet, validation: DigitSet, epochs: int, device: 
                            for _ in range(-(-steps * task.batch_size // len(train)))])
         batches = list(torch.split(order[: steps * task.batch_size], task.batch_size))
         loss = train_one_epoch(model, task, train, optimizer, scheduler, scaler, batches, generator, device,
-                               f"{task.name} {epoch}/{epochs}")
-        model.eval()
-        scores = task.validate(model, validation, device)
+                               f"{task.name} {epoch}/{epochs}", average)
+        kept.eval()
+        scores = task.validate(kept, validation, device)
         history.epoch_seconds.append(round(time.perf_counter() - start, 1))
         history.train_loss.append(loss)
         history.validation.append(scores)
         score = scores[task.selection_metric]
         if score >= best_score:  # on a tie the later epoch, further down the learning-rate schedule
-            best_score, best_state, history.best_epoch = score, copy.deepcopy(model.state_dict()), epoch
+            best_score, best_state, history.best_epoch = score, copy.deepcopy(kept.state_dict()), epoch
         tqdm.write(f"{task.name} epoch {epoch}/{epochs}: loss {loss:.4f}, validation "
                    f"{task.selection_metric} {score:.4f}, {history.epoch_seconds[-1]:.0f}s"
                    + (" (best)" if history.best_epoch == epoch else ""))

@@ -78,7 +78,7 @@ def evaluate_classifier(model: nn.Module, digits: DigitSet, device: torch.device
     confusion.index_put_((labels, shown), torch.ones_like(shown), accumulate=True)
     per_class = torch.stack([right[digits.labels == digit].float().mean() for digit in range(NUM_CLASSES)])
     scores: dict[str, Any] = {
-        "accuracy": float(right.sum() / is_digit.sum()),
+        "accuracy": int(right.sum()) / int(is_digit.sum()),  # exact: 9960 of 10000 is 0.996
         "false_rejection": float(refused[is_digit].float().mean()),
         "per_class": {str(digit): round(float(value), 4) for digit, value in enumerate(per_class)},
         "confusion_matrix": confusion.tolist(),

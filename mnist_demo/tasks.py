@@ -171,6 +171,8 @@ class Task:
     extra_digits: Callable[[MnistSplits, float], tuple[DigitSet, DigitSet]] | None = None
     # sets what is chosen after training on the validation digits (the classifier's rejection threshold)
     calibrate: Callable[[nn.Module, DigitSet, torch.device], nn.Module] | None = None
+    # when set, the weights kept are an exponential moving average of the trained ones, with this decay per step
+    ema_decay: float | None = None
     # settings recorded on the model's card beside its weights, for whoever serves it
     recorded: dict[str, Any] = field(default_factory=dict)
 
@@ -194,9 +196,9 @@ def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 TASKS: dict[str, Task] = {
     "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
-                       epochs=16, batch_size=256, learning_rate=3e-3,
+                       epochs=20, batch_size=256, learning_rate=3e-3,
                        extra_digits=classifier_extras, validation_options={"with_drawn": False},
-                       calibrate=choose_not_a_digit_threshold),
+                       calibrate=choose_not_a_digit_threshold, ema_decay=0.999),
     "unet": Task("unet", unet_batch, unet_loss, "dice_photo",
                  epochs=2, batch_size=64, learning_rate=3e-3, samples_per_epoch=6_400, validation_size=500),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
