@@ -38,6 +38,7 @@ from mnist_demo.postprocess import (
     PostProcessing,
     follow_strokes,
     group_parts,
+    join_refused_parts,
     keep_own_ink,
     neighbours_strokes,
 )
@@ -142,6 +143,36 @@ class FoundDigit:
     solid_box: Box | None  # its own solid ink's box there (photos only: specks left out)
 
 
+@dataclass(frozen=True)
+class WorkingInk:
+    """The working copy's ink as digits are framed from it: its values, its solid ink, and its
+    connected strokes (scipy.ndimage.label of the solid ink)."""
+
+    values: np.ndarray
+    solid: np.ndarray
+    strokes: np.ndarray
+    clean: bool
+
+    @classmethod
+    def of(cls, work: WorkingCopy) -> WorkingInk:
+        solid = solid_ink(work.ink)
+        return cls(work.ink.values, solid, ndimage.label(solid)[0], work.ink.clean)
+
+    def frame(self, box: Box, others: list[Box], label: int, score: float,
+              config: PostProcessing) -> FoundDigit | None:
+        """The digit in `box` framed from its own ink (its neighbours' boxes `others` and, where
+        boxes overlap, their strokes left out), or None when there is no ink to read."""
+        theirs = neighbours_strokes(self.strokes, box, others, config) if overlapping([box, *others]) else None
+        own_values, own_solid = keep_own_ink(self.values, box, others, theirs), keep_own_ink(self.solid, box, others,
+                                                                                               theirs)
+        region = follow_strokes(own_solid, box, config)
+        view = mnist_view(own_values, region)
+        if view is None:
+            return None
+        return FoundDigit(box, label, score, view, snap_to_ink(own_values, region),
+                          None if self.clean else snap_to_ink(own_solid, region))
+
+
 class Predictor:
     """The three models on one device as `serving.serve` runs them, ready for `predict`."""
 
@@ -188,7 +219,7 @@ class Predictor:
         coverage = float((ink.values[::4, ::4] > STROKE_LEVEL * ink.full).mean())  # every 16th pixel
         return COVERED if coverage > self.post_processing.max_ink_coverage else None
 
-    def find_digits(self, work: WorkingCopy, ink_height: int, timer: Timer) -> list[FoundDigit]:
+    def find_digits(self, work: WorkingCopy, ink_height: int, timer: Timer) -> tuple[WorkingInk, list[FoundDigit]]:
         """Stage 1: the detector's boxes on the working copy of the ink (`ink_height` input pixels
         tall), parts of one digit grouped, and each digit's own ink framed as MNIST frames a digit."""
         canvas, placement = letterbox(work.ink, canvas_size=self.detector.config.canvas_size)
@@ -198,40 +229,52 @@ class Predictor:
         if grown:  # thickened strokes widen every box by as much: take it back
             found = Detections(found.boxes + torch.tensor([grown, grown, -grown, -grown]), found.labels, found.scores)
         timer.lap("detector")
-        values, solid = work.ink.values, solid_ink(work.ink)
-        height, width = values.shape
+        ink = WorkingInk.of(work)
+        height, width = ink.values.shape
         boxes = placement.to_input(found.boxes).tolist()  # in working pixels
         groups = group_parts(boxes, self.post_processing)
         digit_boxes = [round_box(union([boxes[part] for part in group]), width, height) for group in groups]
-        # the ink's connected strokes, to tell whose they are where digits' boxes overlap
-        strokes = ndimage.label(solid)[0] if overlapping(digit_boxes) else None
         digits = []
         for index, (box, group) in enumerate(zip(digit_boxes, groups, strict=True)):
-            others = digit_boxes[:index] + digit_boxes[index + 1:]
-            theirs = neighbours_strokes(strokes, box, others, self.post_processing) if strokes is not None else None
-            own_values, own_solid = keep_own_ink(values, box, others, theirs), keep_own_ink(solid, box, others, theirs)
-            region = follow_strokes(own_solid, box, self.post_processing)
-            view = mnist_view(own_values, region)
-            if view is None:
-                continue
             best = group[0]  # parts of one digit are read as one, with the best part's label and score
-            digits.append(FoundDigit(box, int(found.labels[best]), round(float(found.scores[best]), 4), view,
-                                     snap_to_ink(own_values, region),
-                                     None if work.ink.clean else snap_to_ink(own_solid, region)))
+            digit = ink.frame(box, digit_boxes[:index] + digit_boxes[index + 1:], int(found.labels[best]),
+                              round(float(found.scores[best]), 4), self.post_processing)
+            if digit is not None:
+                digits.append(digit)
         timer.lap("crop")
-        return digits
+        return ink, digits
 
-    def read_digits(self, digits: list[FoundDigit]) -> list[tuple[FoundDigit, list[float]]]:
-        """Stage 2: the classifier on every digit's view; the digits and their 10 probabilities,
-        less those it takes for not a digit."""
-        if not digits:
-            return []
+    def classify(self, digits: list[FoundDigit]) -> tuple[list[list[float]], list[bool]]:
+        """The classifier on every digit's view: its 10 digit probabilities, and whether it takes
+        it for not a digit."""
         batch = normalise(torch.from_numpy(np.stack([digit.view for digit in digits])))[:, None]
         chances = torch.softmax(self.classifier(batch.to(self.device)).float(), dim=1).cpu()  # (K, 11)
         digit_chances = chances[:, :NOT_A_DIGIT] / chances[:, :NOT_A_DIGIT].sum(dim=1, keepdim=True)
-        refused = (chances[:, NOT_A_DIGIT] >= self.not_a_digit_threshold).tolist()
-        return [(digit, probabilities) for digit, probabilities, no in zip(digits, digit_chances.tolist(), refused,
-                                                                           strict=True) if not no]
+        return digit_chances.tolist(), (chances[:, NOT_A_DIGIT] >= self.not_a_digit_threshold).tolist()
+
+    def read_digits(self, found: tuple[WorkingInk, list[FoundDigit]]) -> list[tuple[FoundDigit, list[float]]]:
+        """Stage 2: the classifier on every digit's view; the digits and their 10 probabilities,
+        less those it takes for not a digit. A part it refuses that shares a stroke with a digit
+        it read (the short arm of a tick beside its long one, read as a 1) is read again with
+        that digit, as one: what they make together decides (PostProcessing.join_refused_parts)."""
+        ink, digits = found
+        if not digits:
+            return []
+        probabilities, refused = self.classify(digits)
+        boxes = [digit.box for digit in digits]
+        joins = join_refused_parts(ink.strokes, boxes, refused) if self.post_processing.join_refused_parts else {}
+        if joins:
+            height, width = ink.values.shape
+            read = {index: boxes[index] for index, no in enumerate(refused) if not no}
+            read |= {index: round_box(union([boxes[index]] + [boxes[part] for part in parts]), width, height)
+                     for index, parts in joins.items()}
+            for index in joins:
+                joined = ink.frame(read[index], [box for other, box in read.items() if other != index],
+                                   digits[index].detector_label, digits[index].detector_score, self.post_processing)
+                if joined is not None:
+                    digits[index] = joined
+                    (probabilities[index],), (refused[index],) = self.classify([joined])
+        return [(digit, chances) for digit, chances, no in zip(digits, probabilities, refused, strict=True) if not no]
 
     def assemble(self, ink: Ink, inked: np.ndarray, truth_box: Box, work: WorkingCopy,
                  read: list[tuple[FoundDigit, list[float]]], mask: np.ndarray, timer: Timer) -> Prediction:
