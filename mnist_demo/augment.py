@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from mnist_demo.constants import IMAGE_SIZE
 from mnist_demo.data import ink_boxes, ink_mask, quantise
 from mnist_demo.frames import INK_SURROUNDINGS
-from mnist_demo.views import MAX_CANVAS_ASPECT
+from mnist_demo.views import letterbox_width
 
 
 def uniform(count: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
@@ -151,9 +151,9 @@ class RowLayout:
     height_spread: float = 0.15  # each digit's height within this share of the row's
     max_slant: float = 0.15  # the line's rise per unit of width
     baseline_jitter: float = 0.06  # each digit off the line by up to this share of its height
-    # False: the row is written at a random size that fits the canvas (digit heights up to 0.6 of
-    # it). A range: the row is framed as the app frames a number's ink (`app_framing`), then
-    # shrunk by a random factor in this range.
+    # None: the row is written at a random size that fits the canvas (digit heights up to 0.6 of
+    # its height). A range: the row is framed as the app frames a number's ink (`app_framing`),
+    # then shrunk by a random factor in this range.
     framed_as_app: tuple[float, float] | None = None
 
 
@@ -164,8 +164,7 @@ def app_framing(span: tuple[float, float], canvas: tuple[int, int]) -> float:
     training rows are placed before they are drawn."""
     pad = 2 * INK_SURROUNDINGS * max(span)
     width, height = span[0] + pad, span[1] + pad
-    app_width = canvas[0] * min(max(math.ceil(width / height - 0.25), 1), MAX_CANVAS_ASPECT)
-    return min(canvas[0] / height, min(app_width, canvas[1]) / width)
+    return min(canvas[0] / height, min(letterbox_width(width, height, canvas[0]), canvas[1]) / width)
 
 
 def _place_in_row(sides: torch.Tensor, canvas: tuple[int, int], generator: torch.Generator, row: RowLayout,

@@ -163,8 +163,8 @@ class WorkingInk:
         """The digit in `box` framed from its own ink (its neighbours' boxes `others` and, where
         boxes overlap, their strokes left out), or None when there is no ink to read."""
         theirs = neighbours_strokes(self.strokes, box, others, config) if overlapping([box, *others]) else None
-        own_values, own_solid = keep_own_ink(self.values, box, others, theirs), keep_own_ink(self.solid, box, others,
-                                                                                               theirs)
+        own_values = keep_own_ink(self.values, box, others, theirs)
+        own_solid = keep_own_ink(self.solid, box, others, theirs)
         region = follow_strokes(own_solid, box, config)
         view = mnist_view(own_values, region)
         if view is None:

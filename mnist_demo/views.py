@@ -25,6 +25,12 @@ MNIST_STROKE_WIDTH = 2.2
 MAX_CANVAS_ASPECT = 4
 
 
+def letterbox_width(width: float, height: float, canvas_size: int = CANVAS_SIZE) -> int:
+    """How wide `letterbox` makes the canvas for a region of (width, height): 1 to
+    MAX_CANVAS_ASPECT times `canvas_size`, in steps of it."""
+    return canvas_size * int(np.clip(np.ceil(width / height - 0.25), 1, MAX_CANVAS_ASPECT))
+
+
 def letterbox(ink: Ink, region: tuple[int, int, int, int] | None = None,
               canvas_size: int = CANVAS_SIZE) -> tuple[torch.Tensor, Letterbox]:
     """A region of the drawing (default: all of it), aspect kept, centred in a black canvas
@@ -33,7 +39,7 @@ def letterbox(ink: Ink, region: tuple[int, int, int, int] | None = None,
     digit on a large picture from shrinking to a few canvas pixels."""
     x0, y0, x1, y1 = region or (0, 0, *ink.size)
     width, height = x1 - x0, y1 - y0
-    canvas_width = canvas_size * int(np.clip(np.ceil(width / height - 0.25), 1, MAX_CANVAS_ASPECT))
+    canvas_width = letterbox_width(width, height, canvas_size)
     scale = min(canvas_size / height, canvas_width / width)
     new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))
     patch = torch.from_numpy(np.ascontiguousarray(ink.values[y0:y1, x0:x1])).float() / ink.full
