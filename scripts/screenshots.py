@@ -39,8 +39,14 @@ def wait_for_answer(page: Page, number: str) -> None:
         expect(page.locator(picture)).to_have_js_property("complete", True, timeout=10_000)
 
 
+# Gradio's notices ("No digit found ..." about a half-drawn digit, as the pen goes) stay for a while
+TOAST = ".toast-body"
+
+
 def save_shot(page: Page, path: Path) -> None:
-    """Screenshot the page down to the overlay row, saved as a small palette PNG."""
+    """Screenshot the page down to the overlay row, once the notices of earlier strokes are gone,
+    saved as a small palette PNG."""
+    expect(page.locator(TOAST)).to_have_count(0, timeout=30_000)
     boxes = [page.locator(panel).bounding_box() for panel in ("#overlay", "#digit")]
     bottom = max(box["y"] + box["height"] for box in boxes)
     width = page.viewport_size["width"]
