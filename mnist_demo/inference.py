@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -145,18 +146,21 @@ class FoundDigit:
 
 @dataclass(frozen=True)
 class WorkingInk:
-    """The working copy's ink as digits are framed from it: its values, its solid ink, and its
-    connected strokes (scipy.ndimage.label of the solid ink)."""
+    """The working copy's ink as digits are framed from it: its values, its solid ink, and (only
+    when asked for: where boxes overlap, or a part is refused) its connected strokes."""
 
     values: np.ndarray
     solid: np.ndarray
-    strokes: np.ndarray
     clean: bool
 
     @classmethod
     def of(cls, work: WorkingCopy) -> WorkingInk:
-        solid = solid_ink(work.ink)
-        return cls(work.ink.values, solid, ndimage.label(solid)[0], work.ink.clean)
+        return cls(work.ink.values, solid_ink(work.ink), work.ink.clean)
+
+    @cached_property
+    def strokes(self) -> np.ndarray:
+        """The solid ink's connected strokes (scipy.ndimage.label), labelled 1, 2, ...; 0 is paper."""
+        return ndimage.label(self.solid)[0]
 
     def frame(self, box: Box, others: list[Box], label: int, score: float,
               config: PostProcessing) -> FoundDigit | None:
@@ -203,8 +207,9 @@ class Predictor:
         # From here on the models read the ink's surroundings, reduced when large.
         work = working_copy_of(ink, truth_box)
         timer.lap("preprocess")
-        found = self.find_digits(work, truth_box[3] - truth_box[1], timer)
-        read = self.read_digits(found)
+        framed_from = WorkingInk.of(work)  # the ink each digit is framed from, for both stages
+        found = self.find_digits(framed_from, work, truth_box[3] - truth_box[1], timer)
+        read = self.read_digits(framed_from, found)
         timer.lap("classifier")
         if not read:
             return self._empty(ink, NOT_DIGIT_LIKE, timer)
@@ -219,7 +224,7 @@ class Predictor:
         coverage = float((ink.values[::4, ::4] > STROKE_LEVEL * ink.full).mean())  # every 16th pixel
         return COVERED if coverage > self.post_processing.max_ink_coverage else None
 
-    def find_digits(self, work: WorkingCopy, ink_height: int, timer: Timer) -> tuple[WorkingInk, list[FoundDigit]]:
+    def find_digits(self, ink: WorkingInk, work: WorkingCopy, ink_height: int, timer: Timer) -> list[FoundDigit]:
         """Stage 1: the detector's boxes on the working copy of the ink (`ink_height` input pixels
         tall), parts of one digit grouped, and each digit's own ink framed as MNIST frames a digit."""
         canvas, placement = letterbox(work.ink, canvas_size=self.detector.config.canvas_size)
@@ -229,7 +234,6 @@ class Predictor:
         if grown:  # thickened strokes widen every box by as much: take it back
             found = Detections(found.boxes + torch.tensor([grown, grown, -grown, -grown]), found.labels, found.scores)
         timer.lap("detector")
-        ink = WorkingInk.of(work)
         height, width = ink.values.shape
         boxes = placement.to_input(found.boxes).tolist()  # in working pixels
         groups = group_parts(boxes, self.post_processing)
@@ -242,7 +246,7 @@ class Predictor:
             if digit is not None:
                 digits.append(digit)
         timer.lap("crop")
-        return ink, digits
+        return digits
 
     def classify(self, digits: list[FoundDigit]) -> tuple[list[list[float]], list[bool]]:
         """The classifier on every digit's view: its 10 digit probabilities, and whether it takes
@@ -252,12 +256,11 @@ class Predictor:
         digit_chances = chances[:, :NOT_A_DIGIT] / chances[:, :NOT_A_DIGIT].sum(dim=1, keepdim=True)
         return digit_chances.tolist(), (chances[:, NOT_A_DIGIT] >= self.not_a_digit_threshold).tolist()
 
-    def read_digits(self, found: tuple[WorkingInk, list[FoundDigit]]) -> list[tuple[FoundDigit, list[float]]]:
+    def read_digits(self, ink: WorkingInk, digits: list[FoundDigit]) -> list[tuple[FoundDigit, list[float]]]:
         """Stage 2: the classifier on every digit's view; the digits and their 10 probabilities,
         less those it takes for not a digit. A part it refuses that shares a stroke with a digit
         it read (the short arm of a tick beside its long one, read as a 1) is read again with
         that digit, as one: what they make together decides (PostProcessing.join_refused_parts)."""
-        ink, digits = found
         if not digits:
             return []
         probabilities, refused = self.classify(digits)

@@ -136,24 +136,23 @@ def follow_strokes(ink_here: np.ndarray, box: Box, config: PostProcessing = POST
     return x0, y0, x1, y1
 
 
-def shared_strokes(strokes: np.ndarray, box: Box, other: Box) -> int:
-    """How many pixels of ink inside `box` belong to strokes (scipy.ndimage.label's connected ink)
-    that also have ink inside `other`."""
-    (x0, y0, x1, y1), (ox0, oy0, ox1, oy1) = box, other
-    theirs = np.setdiff1d(np.unique(strokes[oy0:oy1, ox0:ox1]), [0])
-    return int(np.isin(strokes[y0:y1, x0:x1], theirs).sum())
+def _inside(image: np.ndarray, box: Box) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return image[y0:y1, x0:x1]
 
 
 def join_refused_parts(strokes: np.ndarray, boxes: list[Box], refused: list[bool]) -> dict[int, list[int]]:
     """The digits (by index in `boxes`) that refused parts join, each with its parts: a box the
-    classifier refused as not a digit joins the digit read that shares the most of its strokes
-    (none when it shares none). A refused part does not own ink: what it makes with the digit it
-    touches is read again as one (a tick's short arm and its long one, which alone reads as a 1)."""
+    classifier refused as not a digit joins the digit read with the most ink inside its box on the
+    part's strokes (scipy.ndimage.label's connected ink; none when it shares none). A refused part
+    does not own ink: what it makes with the digit it touches is read again as one (a tick's short
+    arm and its long one, which alone reads as a 1)."""
     read = [index for index, no in enumerate(refused) if not no]
     joins: dict[int, list[int]] = {}
     for part in (index for index, no in enumerate(refused) if no):
-        count, digit = max(((shared_strokes(strokes, boxes[index], boxes[part]), index) for index in read),
-                           default=(0, -1))
+        its_strokes = np.setdiff1d(np.unique(_inside(strokes, boxes[part])), [0])  # once per part
+        count, digit = max(((int(np.isin(_inside(strokes, boxes[index]), its_strokes).sum()), index)
+                            for index in read), default=(0, -1))
         if count:
             joins.setdefault(digit, []).append(part)
     return joins
