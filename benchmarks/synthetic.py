@@ -19,19 +19,16 @@ import torch
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 from torch.nn import functional as F
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
 from mnist_demo.augment import CorruptionStrength, corrupt
 from mnist_demo.data import DigitSet
-from mnist_demo.pen import draw_pen
+from mnist_demo.pen import crop_to_ink, draw_pen, enlarged, pen_drawing, sharpened
 from mnist_demo.pictures import as_png
 from mnist_demo.preprocessing import ink_box
 
 KINDS = ("drawing", "transparent", "light_on_dark", "photo", "printed", "other_handwriting")
 SKETCHPAD_SIDE = 800  # the Sketchpad's default canvas
 PHOTO_SIZE = (750, 1000)  # (H, W) of a phone photo
-SKELETON_SCALE = 4  # MNIST digits are thinned at 4x (112 px), then their skeleton is smoothed
 PEN_WIDTH = (0.012, 0.15)  # pen width as a fraction of the digit's longest side, thin to thick
 HANDWRITING_HEIGHT = 112  # working height of the handwriting proxies, before they are enlarged
 PHOTO_DAMAGE = CorruptionStrength(clean_fraction=0.0, blur_sigma=(0.5, 1.2), ink_level=(0.45, 0.95),
@@ -69,79 +66,13 @@ def digit_fonts() -> tuple[Path, ...]:
     return tuple(sorted(Path(path) for path in found if PRINT_FONT.fullmatch(Path(path).stem)))
 
 
-def _crop(values: np.ndarray) -> np.ndarray:
-    x0, y0, x1, y1 = ink_box(values)
-    return values[y0:y1, x0:x1]
-
-
-def _enlarge(values: np.ndarray, size: int) -> np.ndarray:
-    """Resized (bicubic) so the longest side is `size` px."""
-    zoom, image = size / max(values.shape), torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
-    shape = [max(1, round(values.shape[0] * zoom)), max(1, round(values.shape[1] * zoom))]
-    return TF.resize(image[None, None], shape, InterpolationMode.BICUBIC, antialias=True)[0, 0].clamp(0, 1).numpy()
-
-
-def _thin(mask: np.ndarray) -> np.ndarray:
-    """Zhang-Suen thinning to one-pixel lines (written here: scikit-image is not a dependency)."""
-    image = np.pad(mask, 1).astype(np.uint8)
-    while True:
-        removed = 0
-        for first_pass in (True, False):
-            p = image
-            # the 8 neighbours P2..P9, clockwise from north
-            n = [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
-            count = sum(n)
-            transitions = sum((a == 0) & (b == 1) for a, b in zip(n, n[1:] + n[:1], strict=True))
-            # first pass: P2*P4*P6 = P4*P6*P8 = 0; second pass: P2*P4*P8 = P2*P6*P8 = 0
-            gate = (n[0] * n[2] * n[4 if first_pass else 6] == 0) & (n[2 if first_pass else 0] * n[4] * n[6] == 0)
-            delete = (p[1:-1, 1:-1] == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & gate
-            image[1:-1, 1:-1][delete] = 0
-            removed += int(delete.sum())
-        if removed == 0:
-            return image[1:-1, 1:-1].astype(bool)
-
-
-def _sharpened(values: np.ndarray, size: int, edge: float = 1.0) -> np.ndarray:
-    """Enlarged so the longest side is `size` px, its edges (`edge` px wide before) steepened to
-    about 1.5 px, so strokes look inked rather than out of focus."""
-    steepness = max(1.0, size / max(values.shape) * edge / 1.5)
-    return _crop(np.clip((_enlarge(values, size) - 0.5) * steepness + 0.5, 0, 1))
-
-
-def pen_drawing(digit: np.ndarray, size: int, pen_width: float) -> np.ndarray:
-    """A 28x28 uint8 MNIST digit redrawn with a round pen along its skeleton, longest side about
-    `size` px, cropped to its ink (float 0..1)."""
-    side = 28 * SKELETON_SCALE
-    # a low threshold, so the faint strokes of some MNIST digits do not break apart
-    solid = torch.from_numpy(_enlarge(digit / 255.0, side) > 0.3).float()[None, None]
-    depth, core = torch.zeros_like(solid), solid  # depth: how many erosions each ink pixel survives
-    while core.any():
-        depth, core = depth + core, -F.max_pool2d(-core, 3, stride=1, padding=1)
-    skeleton = _thin(solid[0, 0].numpy() > 0)
-    along = depth[0, 0].numpy()[skeleton]
-    if along.max() > 2 * np.median(along):  # a part far wider than the strokes, say a loop inked solid
-        # no pen line stands for it, so keep the shape, smoothed so the 28x28 pixels do not show
-        return _sharpened(_crop(TF.gaussian_blur(solid, [9, 9], [2.0, 2.0])[0, 0].numpy()), size, edge=5.0)
-    pixels = np.stack(np.nonzero(skeleton)[::-1], axis=1).astype(np.float64)  # (N, 2) x, y
-    offsets = np.abs(pixels[:, None] - pixels[None])  # (N, N, 2)
-    # each pixel averaged with its neighbours along the line, so the skeleton's staircase does not show
-    near = np.hypot(offsets[..., 0], offsets[..., 1]) <= 2.5
-    points = near @ pixels / near.sum(axis=1, keepdims=True)
-    margin = pen_width / 2 + 2
-    points = (points - points.min(axis=0)) * (size - pen_width) / max(np.ptp(points, axis=0).max(), 1) + margin
-    first, second = np.nonzero(np.triu(offsets.max(axis=2) == 1))  # 8-connected pairs: one pen segment each
-    segments = list(np.stack([points[first], points[second]], axis=1))
-    extent = np.ceil(points.max(axis=0) + margin).astype(int)
-    return _crop(draw_pen(segments, pen_width, (int(extent[0]), int(extent[1]))))
-
-
 def font_glyph(label: int, font: Path, height: int) -> np.ndarray:
     """One digit in one font, about `height` px tall, cropped to its ink (float 0..1)."""
     face = ImageFont.truetype(str(font), size=max(4, round(height / 0.72)))
     left, top, right, bottom = face.getbbox(str(label))
     image = Image.new("L", (right - left + 4, bottom - top + 4))
     ImageDraw.Draw(image).text((2 - left, 2 - top), str(label), fill=255, font=face)
-    return _crop(np.asarray(image, dtype=np.float32) / 255)
+    return crop_to_ink(np.asarray(image, dtype=np.float32) / 255)
 
 
 def distort(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -156,7 +87,7 @@ def distort(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     coarse = torch.from_numpy(rng.normal(0, 0.05, (1, 2, 4, 4)).astype(np.float32))
     warp = F.interpolate(coarse, size=image.shape[-2:], mode="bicubic", align_corners=True)
     warped = F.grid_sample(image, grid + warp.permute(0, 2, 3, 1), mode="bilinear", align_corners=False)
-    return _crop(warped[0, 0].clamp(0, 1).numpy())
+    return crop_to_ink(warped[0, 0].clamp(0, 1).numpy())
 
 
 def handwriting_proxy(label: int, size: int, font: Path, rng: np.random.Generator) -> np.ndarray:
@@ -168,10 +99,10 @@ def handwriting_proxy(label: int, size: int, font: Path, rng: np.random.Generato
         # each stroke shifted as a whole, each point only a little, so curves stay smooth
         paths = [np.array(path) * height + height / 4 + rng.normal(0, 0.04 * height, 2)
                  + rng.normal(0, 0.01 * height, (len(path), 2)) for path in STROKE_GLYPHS[label]]
-        glyph = _crop(draw_pen(paths, height * rng.uniform(0.06, 0.14), (height * 3 // 2, height * 3 // 2)))
+        glyph = crop_to_ink(draw_pen(paths, height * rng.uniform(0.06, 0.14), (height * 3 // 2, height * 3 // 2)))
     else:
         glyph = font_glyph(label, font, HANDWRITING_HEIGHT)
-    return _sharpened(distort(glyph, rng), size)
+    return sharpened(distort(glyph, rng), size)
 
 
 def place(patch: np.ndarray, canvas: tuple[int, int], corner: tuple[float, float]) -> tuple[np.ndarray, Box]:
@@ -246,7 +177,7 @@ def _sample(kind: str, label: int, digit: np.ndarray | None, rng: np.random.Gene
     elif kind in ("drawing", "photo") or rng.random() < 0.6:
         patch = pen_drawing(digit, size, pen)
     else:  # a smooth enlargement of the MNIST digit itself
-        patch = _crop(_enlarge(_crop(digit / 255.0), size))
+        patch = crop_to_ink(enlarged(crop_to_ink(digit / 255.0), size))
     ink, box = place(patch, canvas, tuple(rng.random(2)))
     if kind == "drawing":
         return Sample(as_sketchpad(ink), label, box, kind)

@@ -1,16 +1,24 @@
 """Drawing with a round pen: smooth paths through a few points, and strokes rendered as ink.
 
-Used to make training inputs that MNIST lacks (`drawn.py`) and, in the tests and benchmarks,
-inputs as people draw them.
+Used to make training inputs that MNIST lacks (`drawn.py`): things that are not digits, digits
+in other styles, and MNIST's own digits redrawn with a pen from fine to marker-thick
+(`pen_drawing`); and, in the tests and benchmarks, inputs as people draw them.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 from scipy.interpolate import CubicHermiteSpline
+from torch.nn import functional as F
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from mnist_demo.preprocessing import ink_box
 
 SUPERSAMPLE = 4  # strokes are drawn this much larger, then reduced: anti-aliased edges
+SKELETON_SCALE = 4  # MNIST digits are thinned at 4x (112 px), then their skeleton is smoothed
 
 
 def smooth_path(points: np.ndarray, samples_per_segment: int = 16) -> np.ndarray:
@@ -46,3 +54,69 @@ def draw_pen(paths: list[np.ndarray], pen_width: float, size: tuple[int, int]) -
         for x, y in points:
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
     return np.asarray(canvas.reduce(SUPERSAMPLE), dtype=np.float32) / 255
+
+
+def crop_to_ink(values: np.ndarray) -> np.ndarray:
+    x0, y0, x1, y1 = ink_box(values)
+    return values[y0:y1, x0:x1]
+
+
+def enlarged(values: np.ndarray, size: int) -> np.ndarray:
+    """Resized (bicubic) so the longest side is `size` px."""
+    zoom, image = size / max(values.shape), torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+    shape = [max(1, round(values.shape[0] * zoom)), max(1, round(values.shape[1] * zoom))]
+    return TF.resize(image[None, None], shape, InterpolationMode.BICUBIC, antialias=True)[0, 0].clamp(0, 1).numpy()
+
+
+def _thin(mask: np.ndarray) -> np.ndarray:
+    """Zhang-Suen thinning to one-pixel lines (written here: scikit-image is not a dependency)."""
+    image = np.pad(mask, 1).astype(np.uint8)
+    while True:
+        removed = 0
+        for first_pass in (True, False):
+            p = image
+            # the 8 neighbours P2..P9, clockwise from north
+            n = [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
+            count = sum(n)
+            transitions = sum((a == 0) & (b == 1) for a, b in zip(n, n[1:] + n[:1], strict=True))
+            # first pass: P2*P4*P6 = P4*P6*P8 = 0; second pass: P2*P4*P8 = P2*P6*P8 = 0
+            gate = (n[0] * n[2] * n[4 if first_pass else 6] == 0) & (n[2 if first_pass else 0] * n[4] * n[6] == 0)
+            delete = (p[1:-1, 1:-1] == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & gate
+            image[1:-1, 1:-1][delete] = 0
+            removed += int(delete.sum())
+        if removed == 0:
+            return image[1:-1, 1:-1].astype(bool)
+
+
+def sharpened(values: np.ndarray, size: int, edge: float = 1.0) -> np.ndarray:
+    """Enlarged so the longest side is `size` px, its edges (`edge` px wide before) steepened to
+    about 1.5 px, so strokes look inked rather than out of focus."""
+    steepness = max(1.0, size / max(values.shape) * edge / 1.5)
+    return crop_to_ink(np.clip((enlarged(values, size) - 0.5) * steepness + 0.5, 0, 1))
+
+
+def pen_drawing(digit: np.ndarray, size: int, pen_width: float) -> np.ndarray:
+    """A 28x28 uint8 MNIST digit redrawn with a round pen along its skeleton, longest side about
+    `size` px, cropped to its ink (float 0..1)."""
+    side = 28 * SKELETON_SCALE
+    # a low threshold, so the faint strokes of some MNIST digits do not break apart
+    solid = torch.from_numpy(enlarged(digit / 255.0, side) > 0.3).float()[None, None]
+    depth, core = torch.zeros_like(solid), solid  # depth: how many erosions each ink pixel survives
+    while core.any():
+        depth, core = depth + core, -F.max_pool2d(-core, 3, stride=1, padding=1)
+    skeleton = _thin(solid[0, 0].numpy() > 0)
+    along = depth[0, 0].numpy()[skeleton]
+    if along.max() > 2 * np.median(along):  # a part far wider than the strokes, say a loop inked solid
+        # no pen line stands for it, so keep the shape, smoothed so the 28x28 pixels do not show
+        return sharpened(crop_to_ink(TF.gaussian_blur(solid, [9, 9], [2.0, 2.0])[0, 0].numpy()), size, edge=5.0)
+    pixels = np.stack(np.nonzero(skeleton)[::-1], axis=1).astype(np.float64)  # (N, 2) x, y
+    offsets = np.abs(pixels[:, None] - pixels[None])  # (N, N, 2)
+    # each pixel averaged with its neighbours along the line, so the skeleton's staircase does not show
+    near = np.hypot(offsets[..., 0], offsets[..., 1]) <= 2.5
+    points = near @ pixels / near.sum(axis=1, keepdims=True)
+    margin = pen_width / 2 + 2
+    points = (points - points.min(axis=0)) * (size - pen_width) / max(np.ptp(points, axis=0).max(), 1) + margin
+    first, second = np.nonzero(np.triu(offsets.max(axis=2) == 1))  # 8-connected pairs: one pen segment each
+    segments = list(np.stack([points[first], points[second]], axis=1))
+    extent = np.ceil(points.max(axis=0) + margin).astype(int)
+    return crop_to_ink(draw_pen(segments, pen_width, (int(extent[0]), int(extent[1]))))
