@@ -3,6 +3,9 @@
 - Digit styles that MNIST's American writers rarely use: continental 1s (flag and foot),
   crossed 7s, open-top 4s, 9s with straight stems, slashed 0s, drawn thin to marker-thick,
   slanted, narrow and wide; and digits printed in the fonts the letters below come from.
+- MNIST's own training digits redrawn with a round pen along their strokes, fine to
+  marker-thick, at the sizes people draw: MNIST's scans are of pencil and ballpoint, and a thick
+  pen closes a loop or joins two strokes where MNIST's never do.
 - Things that are not digits, for the classifier's extra "not a digit" class: letters and
   symbols in matplotlib's fonts, drawn shapes (star, house, heart, spiral, smiley, ...), scribbles
   and blobs. Letters and symbols that people also write as digits (O, l, I, S, b, g, q, B, |, /)
@@ -25,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mnist_demo.constants import IMAGE_SIZE
 from mnist_demo.data import DigitSet
-from mnist_demo.pen import draw_pen, smooth_path
+from mnist_demo.pen import draw_pen, pen_drawing, smooth_path
 from mnist_demo.views import mnist_view
 
 NOT_A_DIGIT = 10  # the classifier's extra class
@@ -241,3 +244,23 @@ def drawn_set(not_digits: int, styled_digits: int, seed: int) -> DigitSet:
     drawings += [digit_style_drawing(label, rng) for label in styled]
     drawings += [printed_digit(label, rng) for label in printed]
     return as_views(drawings, [NOT_A_DIGIT] * not_digits + styled + printed)
+
+
+# MNIST digits redrawn with a pen (`pen_redrawn`): each this many px on its longest side, with a
+# pen this share of that wide (log-uniform, a fine pen to a marker on a small digit)
+REDRAWN_SIZE = (40, 200)
+REDRAWN_PEN = (1 / 40, 1 / 6)
+
+
+def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
+    """`count` of `digits` (chosen from `seed`) redrawn with a pen along their strokes
+    (`pen.pen_drawing`) at a random size and pen width, as the 28x28 views the app makes of them."""
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(digits), size=min(count, len(digits)), replace=False)
+    drawings = []
+    for index in chosen.tolist():
+        size = int(rng.integers(*REDRAWN_SIZE))
+        pen = size * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN))))
+        drawings.append(pen_drawing(digits.images[index].numpy(), size, max(1.5, pen)))
+    return as_views(drawings, digits.labels[chosen].tolist())
+
