@@ -142,6 +142,7 @@ class FoundDigit:
     view: np.ndarray  # (28, 28) float32, the MNIST view of its own ink
     ink_box: Box | None  # its own ink's box (the ink rule) in the region read
     solid_box: Box | None  # its own solid ink's box there (photos only: specks left out)
+    parts: tuple[Box, ...] = ()  # its parts' boxes, when the detector found it in several (group_parts)
 
 
 @dataclass(frozen=True)
@@ -163,9 +164,10 @@ class WorkingInk:
         return ndimage.label(self.solid)[0]
 
     def frame(self, box: Box, others: list[Box], label: int, score: float,
-              config: PostProcessing) -> FoundDigit | None:
-        """The digit in `box` framed from its own ink (its neighbours' boxes `others` and, where
-        boxes overlap, their strokes left out), or None when there is no ink to read."""
+              config: PostProcessing, parts: tuple[Box, ...] = ()) -> FoundDigit | None:
+        """The digit in `box` (made of `parts`, if the detector found it in several) framed from its
+        own ink (its neighbours' boxes `others` and, where boxes overlap, their strokes left out),
+        or None when there is no ink to read."""
         theirs = neighbours_strokes(self.strokes, box, others, config) if overlapping([box, *others]) else None
         own_values = keep_own_ink(self.values, box, others, theirs)
         own_solid = keep_own_ink(self.solid, box, others, theirs)
@@ -174,7 +176,7 @@ class WorkingInk:
         if view is None:
             return None
         return FoundDigit(box, label, score, view, snap_to_ink(own_values, region),
-                          None if self.clean else snap_to_ink(own_solid, region))
+                          None if self.clean else snap_to_ink(own_solid, region), parts)
 
 
 class Predictor:
@@ -241,8 +243,9 @@ class Predictor:
         digits = []
         for index, (box, group) in enumerate(zip(digit_boxes, groups, strict=True)):
             best = group[0]  # parts of one digit are read as one, with the best part's label and score
+            parts = tuple(round_box(boxes[part], width, height) for part in group) if len(group) > 1 else ()
             digit = ink.frame(box, digit_boxes[:index] + digit_boxes[index + 1:], int(found.labels[best]),
-                              round(float(found.scores[best]), 4), self.post_processing)
+                              round(float(found.scores[best]), 4), self.post_processing, parts)
             if digit is not None:
                 digits.append(digit)
         timer.lap("crop")
@@ -258,12 +261,16 @@ class Predictor:
 
     def read_digits(self, ink: WorkingInk, digits: list[FoundDigit]) -> list[tuple[FoundDigit, list[float]]]:
         """Stage 2: the classifier on every digit's view; the digits and their 10 probabilities,
-        less those it takes for not a digit. A part it refuses that shares a stroke with a digit
+        less those it takes for not a digit. The classifier also settles what geometry grouped or
+        split: a digit grouped from parts stays in parts when it is surer of each part
+        (PostProcessing.read_parts_apart), and a part it refuses that shares a stroke with a digit
         it read (the short arm of a tick beside its long one, read as a 1) is read again with
         that digit, as one: what they make together decides (PostProcessing.join_refused_parts)."""
         if not digits:
             return []
         probabilities, refused = self.classify(digits)
+        if self.post_processing.read_parts_apart:
+            digits, probabilities, refused = self.read_parts_apart(ink, digits, probabilities, refused)
         boxes = [digit.box for digit in digits]
         joins = join_refused_parts(ink.strokes, boxes, refused) if self.post_processing.join_refused_parts else {}
         if joins:
@@ -278,6 +285,34 @@ class Predictor:
                     digits[index] = joined
                     (probabilities[index],), (refused[index],) = self.classify([joined])
         return [(digit, chances) for digit, chances, no in zip(digits, probabilities, refused, strict=True) if not no]
+
+    def read_parts_apart(self, ink: WorkingInk, digits: list[FoundDigit], probabilities: list[list[float]],
+                         refused: list[bool]) -> tuple[list[FoundDigit], list[list[float]], list[bool]]:
+        """A digit grouped from parts (group_parts) is read with each part apart too, and stays in
+        parts when the classifier is surer of every part than of the whole (a refusal counts as
+        no confidence): a 1 whose narrow box overlaps the next digit's by half is grouped with it
+        as if it were a stroke of it found twice (PostProcessing.read_parts_apart)."""
+        kept: list[tuple[FoundDigit, list[float], bool]] = []
+        for index, digit in enumerate(digits):
+            whole = (digit, probabilities[index], refused[index])
+            if not digit.parts:
+                kept.append(whole)
+                continue
+            others = [other.box for other in digits if other is not digit]
+            apart = [ink.frame(part, others + list(digit.parts[:number] + digit.parts[number + 1:]),
+                               digit.detector_label, digit.detector_score, self.post_processing)
+                     for number, part in enumerate(digit.parts)]
+            if any(part is None for part in apart):
+                kept.append(whole)
+                continue
+            part_probabilities, part_refused = self.classify(apart)
+            surest = 0.0 if refused[index] else max(probabilities[index])
+            if all(not no and max(chances) > surest for chances, no in zip(part_probabilities, part_refused,
+                                                                           strict=True)):
+                kept += zip(apart, part_probabilities, part_refused, strict=True)
+            else:
+                kept.append(whole)
+        return [digit for digit, _, _ in kept], [chances for _, chances, _ in kept], [no for _, _, no in kept]
 
     def assemble(self, ink: Ink, inked: np.ndarray, truth_box: Box, work: WorkingCopy,
                  read: list[tuple[FoundDigit, list[float]]], mask: np.ndarray, timer: Timer) -> Prediction:

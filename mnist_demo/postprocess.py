@@ -42,6 +42,10 @@ class PostProcessing:
     # read again together with the digit it shares strokes with (a tick's short arm with its long
     # one, which alone reads as a 1), and what they make together decides.
     join_refused_parts: bool = True
+    # read_parts_apart (Predictor.read_parts_apart): a digit grouped from parts is read with each
+    # part apart too, and stays in parts when the classifier is surer of every part than of the
+    # whole; geometry alone cannot tell a 1 close beside a 3 from a 3 whose stroke was found twice.
+    read_parts_apart: bool = True
 
 
 POST_PROCESSING = PostProcessing()
