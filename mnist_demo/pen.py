@@ -57,6 +57,7 @@ def draw_pen(paths: list[np.ndarray], pen_width: float, size: tuple[int, int]) -
 
 
 def crop_to_ink(values: np.ndarray) -> np.ndarray:
+    """Float ink cut to the box of its ink (the ink rule)."""
     x0, y0, x1, y1 = ink_box(values)
     return values[y0:y1, x0:x1]
 

@@ -137,7 +137,7 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
 DRAWN_TRAINING = (12_000, 6_000)
 DRAWN_VALIDATION = (1_500, 1_000)
 PENDIGITS_SEEDS = (0, 1)  # each training line drawn this many times, at other sizes, aspects and pens
-PEN_REDRAWN = 10_000
+PEN_REDRAWN = 10_000  # 15,000 cost MNIST 0.1 point (99.58%) in a classifier-only run
 
 
 def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, DigitSet]:
