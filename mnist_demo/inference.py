@@ -7,6 +7,7 @@ working copy of the ink), read each one (its 28x28 MNIST view, the classifier), 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -164,10 +165,9 @@ class WorkingInk:
         return ndimage.label(self.solid)[0]
 
     def frame(self, box: Box, others: list[Box], label: int, score: float,
-              config: PostProcessing, parts: tuple[Box, ...] = ()) -> FoundDigit | None:
-        """The digit in `box` (made of `parts`, if the detector found it in several) framed from its
-        own ink (its neighbours' boxes `others` and, where boxes overlap, their strokes left out),
-        or None when there is no ink to read."""
+              config: PostProcessing) -> FoundDigit | None:
+        """The digit in `box` framed from its own ink (its neighbours' boxes `others` and, where
+        boxes overlap, their strokes left out), or None when there is no ink to read."""
         theirs = neighbours_strokes(self.strokes, box, others, config) if overlapping([box, *others]) else None
         own_values = keep_own_ink(self.values, box, others, theirs)
         own_solid = keep_own_ink(self.solid, box, others, theirs)
@@ -176,7 +176,7 @@ class WorkingInk:
         if view is None:
             return None
         return FoundDigit(box, label, score, view, snap_to_ink(own_values, region),
-                          None if self.clean else snap_to_ink(own_solid, region), parts)
+                          None if self.clean else snap_to_ink(own_solid, region))
 
 
 class Predictor:
@@ -243,9 +243,10 @@ class Predictor:
         digits = []
         for index, (box, group) in enumerate(zip(digit_boxes, groups, strict=True)):
             best = group[0]  # parts of one digit are read as one, with the best part's label and score
-            parts = tuple(round_box(boxes[part], width, height) for part in group) if len(group) > 1 else ()
             digit = ink.frame(box, digit_boxes[:index] + digit_boxes[index + 1:], int(found.labels[best]),
-                              round(float(found.scores[best]), 4), self.post_processing, parts)
+                              round(float(found.scores[best]), 4), self.post_processing)
+            if digit is not None and len(group) > 1:  # remembered for read_parts_apart
+                digit = dataclasses.replace(digit, parts=tuple(round_box(boxes[part], width, height) for part in group))
             if digit is not None:
                 digits.append(digit)
         timer.lap("crop")
