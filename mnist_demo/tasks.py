@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,21 +149,8 @@ def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, Digi
     training, aspects = drawn_set(*sized[:2], seed=TRAINING_SEED), mnist_aspects(splits.train)
     for seed in PENDIGITS_SEEDS:
         training = training.joined(pendigit_views(pen_written, aspects, seed))
-    training = training.joined(redrawn_training_digits(splits, round(PEN_REDRAWN * scale)))
+    training = training.joined(pen_redrawn(splits.train, round(PEN_REDRAWN * scale), seed=TRAINING_SEED))
     return training, drawn_set(*sized[2:], seed=VALIDATION_SEED)
-
-
-@functools.cache  # drawn once for both models that train on them (a minute of `python train.py`)
-def redrawn_training_digits(splits: MnistSplits, count: int) -> DigitSet:
-    """`count` of MNIST's training digits redrawn with a pen (drawn.pen_redrawn)."""
-    return pen_redrawn(splits.train, count, seed=TRAINING_SEED)
-
-
-def detector_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, DigitSet]:
-    """The digits that join MNIST's for the detector: the classifier's pen-redrawn training digits,
-    so that a single thin-stroked or wide digit is boxed whole, not split into two; it validates
-    on MNIST's alone."""
-    return redrawn_training_digits(splits, round(PEN_REDRAWN * scale)), splits.validation.subset(0)
 
 
 @dataclass(frozen=True)
@@ -219,6 +205,5 @@ TASKS: dict[str, Task] = {
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
                      epochs=10, batch_size=128, learning_rate=3e-3, samples_per_epoch=32_000,
                      validation_size=1_000, validation_options={"with_corrupted": False},
-                     starts_from="classifier", extra_digits=detector_extras,
-                     recorded={"post_processing": dataclasses.asdict(POST_PROCESSING)}),
+                     starts_from="classifier", recorded={"post_processing": dataclasses.asdict(POST_PROCESSING)}),
 }

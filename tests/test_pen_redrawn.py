@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from mnist_demo.constants import NOT_A_DIGIT
-from mnist_demo.data import DigitSet, MnistSplits, normalise
-from mnist_demo.drawn import TRAINING_SEED, pen_redrawn
+from mnist_demo.data import DigitSet, normalise
+from mnist_demo.drawn import pen_redrawn
 from mnist_demo.inference import Predictor
 from mnist_demo.pen import pen_drawing
-from mnist_demo.tasks import PEN_REDRAWN, detector_extras, redrawn_training_digits
 from mnist_demo.views import mnist_view, stroke_width
 
 
@@ -39,16 +36,3 @@ def test_a_marker_leaves_thicker_strokes_in_the_view_than_a_fine_pen(sample_digi
     fine, marker = (pen_drawing(digit, 150, pen) for pen in (3, 25))
     widths = [stroke_width(mnist_view(ink, (0, 0, ink.shape[1], ink.shape[0]))) for ink in (fine, marker)]
     assert widths[1] > 1.5 * widths[0], widths
-
-
-def test_the_detector_trains_on_the_classifiers_redrawn_digits(sample_digits: DigitSet) -> None:
-    """The detector learns single pen-drawn digits whole (a thin, wide 2 on a photo was boxed as
-    two digits), from the very digits the classifier trains on, drawn once; it validates on MNIST's."""
-    splits = MnistSplits(sample_digits, sample_digits.subset(5), sample_digits, Path("."))
-    count = round(PEN_REDRAWN * 0.002)
-    training, validation = detector_extras(splits, scale=0.002)
-    assert torch.equal(training.images, pen_redrawn(sample_digits, count, seed=TRAINING_SEED).images)
-    assert torch.equal(training.labels, pen_redrawn(sample_digits, count, seed=TRAINING_SEED).labels)
-    assert len(validation.labels) == 0
-    assert detector_extras(splits, scale=0.002)[0] is training
-    assert redrawn_training_digits(splits, count) is training  # the classifier's own call
