@@ -46,6 +46,14 @@ class PostProcessing:
     # part apart too, and stays in parts when the classifier is surer of every part than of the
     # whole; geometry alone cannot tell a 1 close beside a 3 from a 3 whose stroke was found twice.
     read_parts_apart: bool = True
+    # read_neighbours_together (Predictor.read_neighbours_together): two neighbouring digits whose
+    # boxes touch are read as one too, and become one when the classifier is surer of the whole
+    # than of either, and by `together_margin` surer than of the less sure one. Of a digit the
+    # detector found in two, one part is a fragment the classifier is unsure of (a 9's loop alone);
+    # of two digits written touching it is sure of both, and a sure read of the pair as one digit
+    # (a 4 for "64": it never learnt pairs) differs from theirs by a few hundredths at most.
+    read_neighbours_together: bool = True
+    together_margin: float = 0.05
 
 
 POST_PROCESSING = PostProcessing()
@@ -63,10 +71,15 @@ def same_digit(first: Sequence[float], second: Sequence[float], config: PostProc
     short, tall = sorted((ay1 - ay0, by1 - by0))
     if short >= config.part_height_share * tall:
         return False
+    x0, y0, x1, y1 = union([first, second])
+    return touching(first, second) and x1 - x0 <= config.max_digit_aspect * (y1 - y0)
+
+
+def touching(first: Sequence[float], second: Sequence[float]) -> bool:
+    """Do two boxes touch or overlap, give or take 5% of the larger one's size?"""
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = map(float, first), map(float, second)
     grow_x, grow_y = 0.05 * max(ax1 - ax0, bx1 - bx0), 0.05 * max(ay1 - ay0, by1 - by0)
-    touching = max(ax0, bx0) <= min(ax1, bx1) + grow_x and max(ay0, by0) <= min(ay1, by1) + grow_y
-    x0, y0, x1, y1 = union([(ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1)])
-    return touching and x1 - x0 <= config.max_digit_aspect * (y1 - y0)
+    return max(ax0, bx0) <= min(ax1, bx1) + grow_x and max(ay0, by0) <= min(ay1, by1) + grow_y
 
 
 def group_parts(boxes: Sequence[Sequence[float]], config: PostProcessing = POST_PROCESSING) -> list[list[int]]:

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from benchmarks.numbers import written_numbers
-from benchmarks.synthetic import SKETCHPAD_SIDE, as_sketchpad, place
+from benchmarks.synthetic import SKETCHPAD_SIDE, as_sketchpad, pen_drawing, place, write_number
 from mnist_demo.data import DigitSet
 from mnist_demo.drawn import SHAPES, drawn_strokes
 from mnist_demo.inference import Predictor
@@ -26,6 +26,7 @@ from mnist_demo.postprocess import (
     neighbours_strokes,
     same_digit,
 )
+from mnist_demo.ui import CANVAS_SIZE
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 
@@ -122,6 +123,23 @@ def test_a_one_grouped_with_its_neighbour_is_read_apart(predictor: Predictor, te
     finally:
         predictor.post_processing = config
     assert right_with > right_without, (right_with, right_without, len(numbers))
+
+
+def test_a_digit_found_as_two_is_read_as_one(predictor: Predictor, test_digits: DigitSet) -> None:
+    """read_neighbours_together: the detector finds a few pen-drawn digits as two touching ones
+    (this 9 as "01", its loop and its stem; this 6 as "10"). Read as one too, the classifier is
+    surer of the whole than of either part, and much surer than of the less sure one: one digit."""
+    config = predictor.post_processing
+    for index in (212, 366):
+        drawn = pen_drawing(test_digits.images[index].numpy(), 180, 6)
+        sketch = as_sketchpad(write_number([drawn], 30, (CANVAS_SIZE[1], CANVAS_SIZE[0]))[0])
+        try:
+            predictor.post_processing = dataclasses.replace(config, read_neighbours_together=False)
+            without = predictor.predict(sketch).number
+        finally:
+            predictor.post_processing = config
+        assert len(without) == 2, (index, without)
+        assert predictor.predict(sketch).number == str(int(test_digits.labels[index])), index
 
 
 def test_the_detector_card_records_the_config_the_predictor_uses() -> None:
