@@ -6,8 +6,6 @@
 - MNIST's own training digits redrawn with a round pen along their strokes, fine to
   marker-thick, at the sizes people draw: MNIST's scans are of pencil and ballpoint, and a thick
   pen closes a loop or joins two strokes where MNIST's never do.
-- The same, three at a time in close rows, each framed from its row as the app frames a digit
-  among neighbours: the ends of their strokes cross into its view, which a digit alone never shows.
 - Things that are not digits, for the classifier's extra "not a digit" class: letters and
   symbols in matplotlib's fonts, drawn shapes (star, house, heart, spiral, smiley, ...), scribbles
   and blobs. Letters and symbols that people also write as digits (O, l, I, S, b, g, q, B, |, /)
@@ -266,47 +264,3 @@ def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
         drawings.append(pen_drawing(digits.images[index].numpy(), size, max(1.5, pen)))
     return as_views(drawings, digits.labels[chosen].tolist())
 
-
-
-ROW_GAP = (-0.12, 0.3)  # between neighbours' ink boxes, in digit heights (augment.RowLayout's)
-ROW_BOX_JITTER = 0.08  # the detector's boxes are off by up to this share of the digit's size
-
-
-def close_row_views(digits: DigitSet, count: int, seed: int) -> DigitSet:
-    """About `count` of `digits` (chosen from `seed`), redrawn with a pen three at a time in close
-    rows (slightly overlapping to near, as people write numbers), each framed from its row as the
-    app frames a digit among neighbours (`WorkingInk.frame`: their boxes and their strokes left
-    out): its view keeps the ends of the neighbours' strokes that cross into its own box, which a
-    digit alone never shows."""
-    from mnist_demo.inference import WorkingInk  # the app's own framing, for training only
-    from mnist_demo.postprocess import POST_PROCESSING
-
-    rng = np.random.default_rng(seed)
-    chosen = rng.choice(len(digits), size=min(count, len(digits)) // 3 * 3, replace=False).reshape(-1, 3)
-    views, labels = [], []
-    for row in chosen.tolist():
-        size = int(rng.integers(*REDRAWN_SIZE))
-        pen = max(1.5, size * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN)))))
-        drawn = [pen_drawing(digits.images[index].numpy(), int(size * rng.uniform(0.85, 1.15)), pen)
-                 for index in row]
-        lefts = [size // 2]
-        for gap, before in zip(rng.uniform(*ROW_GAP, size=2) * size, drawn[:-1], strict=True):
-            lefts.append(max(0, int(lefts[-1] + before.shape[1] + gap)))
-        height = size * 2
-        canvas = np.zeros((height, lefts[-1] + drawn[-1].shape[1] + size // 2), dtype=np.float32)
-        boxes = []
-        for left, patch in zip(lefts, drawn, strict=True):
-            top = int((height - patch.shape[0]) / 2 + rng.uniform(-0.06, 0.06) * size)
-            region = canvas[top:top + patch.shape[0], left:left + patch.shape[1]]
-            np.maximum(region, patch, out=region)
-            box = np.array([left, top, left + patch.shape[1], top + patch.shape[0]])
-            box = box + rng.uniform(-ROW_BOX_JITTER, ROW_BOX_JITTER, size=4) * size
-            boxes.append(tuple(int(value) for value in np.clip(np.round(box), 0, [*canvas.shape[::-1]] * 2)))
-        ink = WorkingInk(canvas, canvas > 0, clean=True)
-        for place, index in enumerate(row):
-            found = ink.frame(boxes[place], boxes[:place] + boxes[place + 1:], 0, 1.0, POST_PROCESSING)
-            if found is not None:
-                views.append(np.round(found.view * 255))
-                labels.append(int(digits.labels[index]))
-    return DigitSet(torch.from_numpy(np.stack(views).astype(np.uint8)).reshape(-1, IMAGE_SIZE, IMAGE_SIZE),
-                    torch.tensor(labels, dtype=torch.long))

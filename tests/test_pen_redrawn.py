@@ -1,5 +1,4 @@
-"""MNIST's training digits redrawn with a pen (drawn.pen_redrawn), alone and in close rows
-(drawn.close_row_views), as the classifier trains on them."""
+"""MNIST's training digits redrawn with a pen (drawn.pen_redrawn), as the classifier trains on them."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import torch
 
 from mnist_demo.constants import NOT_A_DIGIT
 from mnist_demo.data import DigitSet, normalise
-from mnist_demo.drawn import close_row_views, pen_redrawn
+from mnist_demo.drawn import pen_redrawn
 from mnist_demo.inference import Predictor
 from mnist_demo.pen import pen_drawing
 from mnist_demo.views import mnist_view, stroke_width
@@ -37,22 +36,3 @@ def test_a_marker_leaves_thicker_strokes_in_the_view_than_a_fine_pen(sample_digi
     fine, marker = (pen_drawing(digit, 150, pen) for pen in (3, 25))
     widths = [stroke_width(mnist_view(ink, (0, 0, ink.shape[1], ink.shape[0]))) for ink in (fine, marker)]
     assert widths[1] > 1.5 * widths[0], widths
-
-
-def test_close_row_views_keep_their_labels_and_show_neighbours_stroke_ends(sample_digits: DigitSet,
-                                                                           predictor: Predictor) -> None:
-    """Each digit is framed from a close row as the app frames it, so its view holds more ink than
-    the digit alone would (the ends of its neighbours' strokes), and its label is its own: the
-    committed classifier, which never saw such views, still reads most of them as their labels."""
-    views = close_row_views(sample_digits, 60, seed=0)
-    assert len(views) >= 57 and views.images.dtype == torch.uint8
-    assert torch.equal(views.images, close_row_views(sample_digits, 60, seed=0).images)
-    logits = predictor.classifier(normalise(views.images.float() / 255)[:, None])
-    assert (logits[:, :NOT_A_DIGIT].argmax(dim=1) == views.labels).float().mean() >= 0.8
-    alone = pen_redrawn(sample_digits, 60, seed=0)
-
-    def inked_edges(images: torch.Tensor) -> float:  # the share of views with ink in their outer columns
-        outer = torch.cat([images[:, :, :3], images[:, :, -3:]], dim=2)
-        return float(outer.amax(dim=(1, 2)).gt(0).float().mean())
-
-    assert inked_edges(views.images) > 2 * inked_edges(alone.images)
