@@ -181,6 +181,12 @@ class WorkingInk:
                           None if self.clean else snap_to_ink(own_solid, region))
 
 
+def unzipped(kept: list[tuple[FoundDigit, list[float], bool]]
+             ) -> tuple[list[FoundDigit], list[list[float]], list[bool]]:
+    """(digit, probabilities, refused) triples -> the three index-aligned lists the reading stage passes on."""
+    return [digit for digit, _, _ in kept], [chances for _, chances, _ in kept], [no for _, _, no in kept]
+
+
 class Predictor:
     """The three models on one device as `serving.serve` runs them, ready for `predict`."""
 
@@ -317,7 +323,7 @@ class Predictor:
                 kept += zip(apart, part_probabilities, part_refused, strict=True)
             else:
                 kept.append(whole)
-        return [digit for digit, _, _ in kept], [chances for _, chances, _ in kept], [no for _, _, no in kept]
+        return unzipped(kept)
 
     def read_neighbours_together(self, ink: WorkingInk, digits: list[FoundDigit], probabilities: list[list[float]],
                                  refused: list[bool]) -> tuple[list[FoundDigit], list[list[float]], list[bool]]:
@@ -331,14 +337,15 @@ class Predictor:
         if not pairs:
             return digits, probabilities, refused
         height, width = ink.values.shape
-        wholes = []
+        framed = []  # ((a, b), the two framed as one digit)
         for a, b in pairs:
             box = round_box(union([digits[a].box, digits[b].box]), width, height)
             others = [digit.box for index, digit in enumerate(digits) if index not in (a, b)]
             best = a if digits[a].detector_score >= digits[b].detector_score else b
-            wholes.append(ink.frame(box, others, digits[best].detector_label, digits[best].detector_score,
-                                    self.post_processing))
-        framed = [(pair, whole) for pair, whole in zip(pairs, wholes, strict=True) if whole is not None]
+            whole = ink.frame(box, others, digits[best].detector_label, digits[best].detector_score,
+                              self.post_processing)
+            if whole is not None:
+                framed.append(((a, b), whole))
         if not framed:
             return digits, probabilities, refused
         whole_probabilities, whole_refused = self.classify([whole for _, whole in framed])
@@ -347,12 +354,11 @@ class Predictor:
         for ((a, b), whole), chances, no in zip(framed, whole_probabilities, whole_refused, strict=True):
             if no or a in merged or b in merged:
                 continue
-            surer, less_sure = sorted((max(probabilities[a]), max(probabilities[b])), reverse=True)
-            if max(chances) > max(surer, less_sure + self.post_processing.together_margin):
+            parts = (max(probabilities[a]), max(probabilities[b]))
+            if max(chances) > max(max(parts), min(parts) + self.post_processing.together_margin):
                 merged |= {a, b}
                 kept.append((whole, chances, no))
-        kept = [item for index, item in enumerate(kept) if index not in merged]
-        return [digit for digit, _, _ in kept], [chances for _, chances, _ in kept], [no for _, _, no in kept]
+        return unzipped([item for index, item in enumerate(kept) if index not in merged])
 
     def assemble(self, ink: Ink, inked: np.ndarray, truth_box: Box, work: WorkingCopy,
                  read: list[tuple[FoundDigit, list[float]]], mask: np.ndarray, timer: Timer) -> Prediction:
