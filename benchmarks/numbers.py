@@ -1,7 +1,8 @@
 """How well the predictor reads whole numbers written in a row, the way people write them on the
 app's 1200x480 Sketchpad: MNIST test digits redrawn with a pen (benchmarks.synthetic), 100 numbers
 of each length 1 to 6 per spacing, each digit used once per spacing. Prints the share of numbers
-read exactly, per spacing, per length and overall.
+read exactly, per spacing, per length and overall, and the share found with as many digits as
+written (`count_accuracy`: whether a number's digits were found, however they were read).
 
 - wide: 100-200 px tall, pens of a twentieth to an eighth of that, 8-40 px apart, bottoms on one
   level line (as this benchmark always wrote them: the same seed gives the same numbers).
@@ -213,15 +214,18 @@ def main() -> None:
     for spacing in SPACINGS if args.spacing == "all" else (args.spacing,):
         started = time.perf_counter()
         read = {length: 0 for length in LENGTHS}
+        counted = 0  # numbers found with as many digits as written: finding, before reading
         failures = []
         for written in written_numbers(digits, spacing, args.per_length, args.seed):
             number = predictor.predict(as_sketchpad(written.ink)).number
             read[len(written.truth)] += number == written.truth
+            counted += len(number) == len(written.truth)
             if number != written.truth and len(failures) < REPORTED_FAILURES:
                 failures.append((written.truth, number))
         results[spacing] = {
             "number_accuracy": round(sum(read.values()) / (args.per_length * len(LENGTHS)), 4),
             "by_length": {str(length): round(count / args.per_length, 4) for length, count in read.items()},
+            "count_accuracy": round(counted / (args.per_length * len(LENGTHS)), 4),
             "first_failures": failures, "seconds": round(time.perf_counter() - started, 1),
         }
     write_result({"benchmark": "numbers", **environment(), "per_length": args.per_length, "seed": args.seed,
