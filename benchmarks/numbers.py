@@ -2,7 +2,9 @@
 app's 1200x480 Sketchpad: MNIST test digits redrawn with a pen (benchmarks.synthetic), 100 numbers
 of each length 1 to 6 per spacing, each digit used once per spacing. Prints the share of numbers
 read exactly, per spacing, per length and overall, and the share found with as many digits as
-written (`count_accuracy`: whether a number's digits were found, however they were read).
+written (`count_accuracy`: whether a number's digits were found, however they were read), and the
+share whose every digit, written alone at its place, size and pen, is read right
+(`alone_accuracy`: what finding and framing the digits perfectly could reach).
 
 - wide: 100-200 px tall, pens of a twentieth to an eighth of that, 8-40 px apart, bottoms on one
   level line (as this benchmark always wrote them: the same seed gives the same numbers).
@@ -60,6 +62,14 @@ class WrittenNumber:
     truth: str  # the digits' labels, left to right
     ink: np.ndarray  # (H, W) uint8
     boxes: tuple[Box, ...]  # each digit's ink box, x1/y1 exclusive
+    digits: tuple[np.ndarray, ...]  # each digit's own 8-bit ink, as written in its box
+
+    def alone(self, index: int) -> np.ndarray:
+        """The canvas with only the `index`th digit written on it, at its place, size and pen."""
+        ink = np.zeros_like(self.ink)
+        x0, y0, x1, y1 = self.boxes[index]
+        ink[y0:y1, x0:x1] = self.digits[index]
+        return ink
 
     @property
     def gaps(self) -> tuple[int, ...]:
@@ -78,7 +88,8 @@ def wide_numbers(digits: DigitSet, per_length: int, seed: int) -> Iterator[Writt
             patches = [pen_drawing(digits.images[index].numpy(), int(height * rng.uniform(0.85, 1.1)),
                                    max(3, height // int(rng.integers(8, 20)))) for index in chosen]
             ink, boxes = write_number(patches, int(rng.integers(8, 40)), CANVAS)
-            yield WrittenNumber("".join(str(int(digits.labels[index])) for index in chosen), ink, tuple(boxes))
+            own = tuple(ink[y0:y1, x0:x1].copy() for x0, y0, x1, y1 in boxes)  # 8 px apart or more: no other ink
+            yield WrittenNumber("".join(str(int(digits.labels[index])) for index in chosen), ink, tuple(boxes), own)
 
 
 def _rows(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -133,24 +144,25 @@ def place_digits(patches: list[np.ndarray], gaps: list[int], touching: bool, slo
 
 
 def write_digits(patches: list[np.ndarray], corners: list[tuple[int, int]],
-                 canvas: tuple[int, int] = CANVAS) -> tuple[np.ndarray, tuple[Box, ...]]:
+                 canvas: tuple[int, int] = CANVAS) -> tuple[np.ndarray, tuple[Box, ...], tuple[np.ndarray, ...]]:
     """Float ink patches pasted at their (x, y) corners on a blank (H, W) canvas, overlapping ink
-    kept at its darkest -> 8-bit ink and each digit's ink box."""
+    kept at its darkest -> 8-bit ink, each digit's ink box and each digit's own 8-bit ink."""
     ink = np.zeros(canvas, dtype=np.uint8)
-    boxes = []
+    boxes, own = [], []
     for patch, (x, y) in zip(patches, corners, strict=True):
         region = ink[y:y + patch.shape[0], x:x + patch.shape[1]]
         if region.shape != patch.shape:
             raise ValueError(f"a {patch.shape} digit at {(x, y)} does not fit the {canvas} canvas")
-        np.maximum(region, np.round(patch * 255).astype(np.uint8), out=region)
+        own.append(np.round(patch * 255).astype(np.uint8))
+        np.maximum(region, own[-1], out=region)
         boxes.append((x, y, x + patch.shape[1], y + patch.shape[0]))
-    return ink, tuple(boxes)
+    return ink, tuple(boxes), tuple(own)
 
 
 def close_number(images: list[np.ndarray], spacing: str,
-                 rng: np.random.Generator) -> tuple[np.ndarray, tuple[Box, ...]]:
+                 rng: np.random.Generator) -> tuple[np.ndarray, tuple[Box, ...], tuple[np.ndarray, ...]]:
     """28x28 MNIST digits written as one close or touching number somewhere on the canvas, smaller
-    if it would not fit -> 8-bit ink and each digit's ink box."""
+    if it would not fit -> 8-bit ink, each digit's ink box and each digit's own ink."""
     count = len(images)
     height = int(rng.integers(*HEIGHT))
     sizes = height * rng.uniform(*HEIGHT_SPREAD, count)
@@ -187,8 +199,8 @@ def close_numbers(digits: DigitSet, spacing: str, per_length: int, seed: int) ->
     for _ in range(per_length):
         for length in LENGTHS:
             chosen = [next(order) for _ in range(length)]
-            ink, boxes = close_number([digits.images[index].numpy() for index in chosen], spacing, rng)
-            yield WrittenNumber("".join(str(int(digits.labels[index])) for index in chosen), ink, boxes)
+            ink, boxes, own = close_number([digits.images[index].numpy() for index in chosen], spacing, rng)
+            yield WrittenNumber("".join(str(int(digits.labels[index])) for index in chosen), ink, boxes, own)
 
 
 def written_numbers(digits: DigitSet, spacing: str, per_length: int, seed: int) -> Iterator[WrittenNumber]:
@@ -215,17 +227,21 @@ def main() -> None:
         started = time.perf_counter()
         read = {length: 0 for length in LENGTHS}
         counted = 0  # numbers found with as many digits as written: finding, before reading
+        alone = 0  # numbers whose every digit, written alone, is read right: what separation could reach
         failures = []
         for written in written_numbers(digits, spacing, args.per_length, args.seed):
             number = predictor.predict(as_sketchpad(written.ink)).number
             read[len(written.truth)] += number == written.truth
             counted += len(number) == len(written.truth)
+            alone += all(predictor.predict(as_sketchpad(written.alone(index))).number == label
+                         for index, label in enumerate(written.truth))
             if number != written.truth and len(failures) < REPORTED_FAILURES:
                 failures.append((written.truth, number))
         results[spacing] = {
             "number_accuracy": round(sum(read.values()) / (args.per_length * len(LENGTHS)), 4),
             "by_length": {str(length): round(count / args.per_length, 4) for length, count in read.items()},
             "count_accuracy": round(counted / (args.per_length * len(LENGTHS)), 4),
+            "alone_accuracy": round(alone / (args.per_length * len(LENGTHS)), 4),
             "first_failures": failures, "seconds": round(time.perf_counter() - started, 1),
         }
     write_result({"benchmark": "numbers", **environment(), "per_length": args.per_length, "seed": args.seed,

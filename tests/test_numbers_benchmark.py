@@ -81,7 +81,7 @@ def test_a_number_too_big_for_the_canvas_is_written_smaller(test_digits: DigitSe
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(numbers, "HEIGHT", (400, 401))
     images = [test_digits.images[index].numpy() for index in range(6)]
-    ink, boxes = numbers.close_number(images, "close", np.random.default_rng(0))
+    ink, boxes, _ = numbers.close_number(images, "close", np.random.default_rng(0))
     assert ink.shape == CANVAS and len(boxes) == 6
     x0, y0, x1, y1 = ink_box(ink / 255.0)
     assert x0 >= MARGIN and y0 >= MARGIN and x1 <= CANVAS[1] - MARGIN and y1 <= CANVAS[0] - MARGIN
@@ -91,3 +91,14 @@ def test_wide_numbers_are_those_of_before(test_digits: DigitSet) -> None:
     first = list(itertools.islice(numbers.written_numbers(test_digits, "wide", per_length=1, seed=0), 3))
     assert [number.truth for number in first] == ["2", "44", "087"]
     assert all(8 <= gap < 40 for number in first for gap in number.gaps)
+
+
+@pytest.mark.parametrize("spacing", ["wide", "touching"])
+def test_each_digit_alone_is_its_own_ink_of_the_number(test_digits: DigitSet, spacing: str) -> None:
+    """`alone_accuracy` reads each digit written alone: its canvas holds that digit's ink in its box
+    and nothing else, and the digits alone, overlaid as they were written, make the number's ink."""
+    for number in itertools.islice(numbers.written_numbers(test_digits, spacing, per_length=1, seed=0), 6):
+        alone = [number.alone(index) for index in range(len(number.truth))]
+        assert np.array_equal(np.maximum.reduce(alone), number.ink)
+        for ink, box in zip(alone, number.boxes, strict=True):
+            assert ink_box(ink / 255.0) == box
