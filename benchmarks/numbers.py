@@ -62,13 +62,13 @@ class WrittenNumber:
     truth: str  # the digits' labels, left to right
     ink: np.ndarray  # (H, W) uint8
     boxes: tuple[Box, ...]  # each digit's ink box, x1/y1 exclusive
-    digits: tuple[np.ndarray, ...]  # each digit's own 8-bit ink, as written in its box
+    digit_inks: tuple[np.ndarray, ...]  # each digit's own 8-bit ink, as written in its box
 
     def alone(self, index: int) -> np.ndarray:
         """The canvas with only the `index`th digit written on it, at its place, size and pen."""
         ink = np.zeros_like(self.ink)
         x0, y0, x1, y1 = self.boxes[index]
-        ink[y0:y1, x0:x1] = self.digits[index]
+        ink[y0:y1, x0:x1] = self.digit_inks[index]
         return ink
 
     @property
@@ -223,6 +223,7 @@ def main() -> None:
     predictor = load_predictor(args.weights, device="cpu")
     digits = load_digits(resolve_data_dir(None), train=False)
     results = {}
+    total = args.per_length * len(LENGTHS)  # numbers per spacing
     for spacing in SPACINGS if args.spacing == "all" else (args.spacing,):
         started = time.perf_counter()
         read = {length: 0 for length in LENGTHS}
@@ -238,10 +239,10 @@ def main() -> None:
             if number != written.truth and len(failures) < REPORTED_FAILURES:
                 failures.append((written.truth, number))
         results[spacing] = {
-            "number_accuracy": round(sum(read.values()) / (args.per_length * len(LENGTHS)), 4),
+            "number_accuracy": round(sum(read.values()) / total, 4),
             "by_length": {str(length): round(count / args.per_length, 4) for length, count in read.items()},
-            "count_accuracy": round(counted / (args.per_length * len(LENGTHS)), 4),
-            "alone_accuracy": round(alone / (args.per_length * len(LENGTHS)), 4),
+            "count_accuracy": round(counted / total, 4),
+            "alone_accuracy": round(alone / total, 4),
             "first_failures": failures, "seconds": round(time.perf_counter() - started, 1),
         }
     write_result({"benchmark": "numbers", **environment(), "per_length": args.per_length, "seed": args.seed,
