@@ -17,6 +17,7 @@ Everything is reproducible from a seed, and goes through the app's own `mnist_vi
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -220,7 +221,12 @@ def digit_style_drawing(label: int, rng: np.random.Generator) -> np.ndarray:
 
 def as_views(drawings: list[np.ndarray], labels: list[int]) -> DigitSet:
     """Float ink drawings -> their 28x28 MNIST views as the app makes them (uint8, like MNIST)."""
-    views = [mnist_view(drawing, (0, 0, drawing.shape[1], drawing.shape[0])) for drawing in drawings]
+    return views_set([mnist_view(drawing, (0, 0, drawing.shape[1], drawing.shape[0])) for drawing in drawings],
+                     labels)
+
+
+def views_set(views: list[np.ndarray | None], labels: list[int]) -> DigitSet:
+    """28x28 float views (None: no ink, left out) and their labels -> a DigitSet of uint8 images."""
     kept = [index for index, view in enumerate(views) if view is not None]
     images = np.stack([np.round(views[index] * 255) for index in kept]).astype(np.uint8)
     return DigitSet(torch.from_numpy(images).reshape(-1, IMAGE_SIZE, IMAGE_SIZE),
@@ -252,15 +258,34 @@ REDRAWN_SIZE = (40, 200)
 REDRAWN_PEN = (1 / 40, 1 / 6)
 
 
+class _Redrawn(torch.utils.data.Dataset):
+    """Item i: the 28x28 MNIST view (float, or None without ink) of `images[i]` redrawn with a
+    pen `pens[i]` px wide, `sizes[i]` px on its longest side."""
+
+    def __init__(self, images: np.ndarray, sizes: list[int], pens: list[float]) -> None:
+        self.images, self.sizes, self.pens = images, sizes, pens
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def __getitem__(self, index: int) -> np.ndarray | None:
+        drawing = pen_drawing(self.images[index], self.sizes[index], self.pens[index])
+        return mnist_view(drawing, (0, 0, drawing.shape[1], drawing.shape[0]))
+
+
 def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
     """`count` of `digits` (chosen from `seed`) redrawn with a pen along their strokes
-    (`pen.pen_drawing`) at a random size and pen width, as the 28x28 views the app makes of them."""
+    (`pen.pen_drawing`) at a random size and pen width, as the 28x28 views the app makes of them.
+    Drawn on every core (torch's DataLoader workers, in order): a few milliseconds each, tens of
+    thousands of them."""
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(digits), size=min(count, len(digits)), replace=False)
-    drawings = []
-    for index in chosen.tolist():
-        size = int(rng.integers(*REDRAWN_SIZE))
-        pen = size * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN))))
-        drawings.append(pen_drawing(digits.images[index].numpy(), size, max(1.5, pen)))
-    return as_views(drawings, digits.labels[chosen].tolist())
-
+    sizes, pens = [], []
+    for _ in chosen:
+        sizes.append(int(rng.integers(*REDRAWN_SIZE)))
+        pens.append(max(1.5, sizes[-1] * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN))))))
+    redrawn = _Redrawn(digits.images[chosen].numpy(), sizes, pens)
+    workers = min(os.cpu_count() or 1, len(chosen) // 100)  # a few hundred are quicker drawn here
+    views = [None if view is None else view.numpy()
+             for view in torch.utils.data.DataLoader(redrawn, batch_size=None, num_workers=workers)]
+    return views_set(views, digits.labels[chosen].tolist())

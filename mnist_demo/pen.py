@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
+from scipy import ndimage
 from scipy.interpolate import CubicHermiteSpline
-from torch.nn import functional as F
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
@@ -46,13 +46,15 @@ def draw_pen(paths: list[np.ndarray], pen_width: float, size: tuple[int, int]) -
     canvas = Image.new("L", (width * SUPERSAMPLE, height * SUPERSAMPLE))
     draw = ImageDraw.Draw(canvas)
     radius = pen_width * SUPERSAMPLE / 2
+    stamped: dict[tuple[float, float], None] = {}  # every point once: the ink is the shapes' union
     for path in paths:
         points = [(float(x), float(y)) for x, y in np.asarray(path) * SUPERSAMPLE]
         draw.line(points, fill=255, width=max(1, round(2 * radius)))
-        # A wide line of many short segments leaves hairline gaps at its joints, even with Pillow's
-        # round joints: the pen is stamped at every point as well (round joints and caps).
-        for x, y in points:
-            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+        stamped.update(dict.fromkeys(points))
+    # A wide line of many short segments leaves hairline gaps at its joints, even with Pillow's
+    # round joints: the pen is stamped at every point as well (round joints and caps).
+    for x, y in stamped:
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
     return np.asarray(canvas.reduce(SUPERSAMPLE), dtype=np.float32) / 255
 
 
@@ -69,20 +71,35 @@ def enlarged(values: np.ndarray, size: int) -> np.ndarray:
     return TF.resize(image[None, None], shape, InterpolationMode.BICUBIC, antialias=True)[0, 0].clamp(0, 1).numpy()
 
 
+def _deletable(first_pass: bool) -> np.ndarray:
+    """Zhang-Suen's test as a table over the 256 ways a pixel's 8 neighbours can be inked: the
+    neighbours P2..P9, clockwise from north, are bits 0..7 of the index."""
+    codes = np.arange(256)
+    n = [(codes >> bit) & 1 for bit in range(8)]
+    count = sum(n)
+    transitions = sum((a == 0) & (b == 1) for a, b in zip(n, n[1:] + n[:1], strict=True))
+    # first pass: P2*P4*P6 = P4*P6*P8 = 0; second pass: P2*P4*P8 = P2*P6*P8 = 0
+    gate = (n[0] * n[2] * n[4 if first_pass else 6] == 0) & (n[2 if first_pass else 0] * n[4] * n[6] == 0)
+    return (count >= 2) & (count <= 6) & (transitions == 1) & gate
+
+
+ZHANG_SUEN = (_deletable(True), _deletable(False))
+# where P2..P9 sit in a pixel's 3x3 neighbourhood, as (row, column)
+NEIGHBOURS = ((0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0), (0, 0))
+
+
 def _thin(mask: np.ndarray) -> np.ndarray:
-    """Zhang-Suen thinning to one-pixel lines (written here: scikit-image is not a dependency)."""
+    """Zhang-Suen thinning to one-pixel lines (written here: scikit-image is not a dependency),
+    each pass one table lookup of every pixel's neighbourhood."""
     image = np.pad(mask, 1).astype(np.uint8)
+    height, width = mask.shape
     while True:
         removed = 0
-        for first_pass in (True, False):
-            p = image
-            # the 8 neighbours P2..P9, clockwise from north
-            n = [p[:-2, 1:-1], p[:-2, 2:], p[1:-1, 2:], p[2:, 2:], p[2:, 1:-1], p[2:, :-2], p[1:-1, :-2], p[:-2, :-2]]
-            count = sum(n)
-            transitions = sum((a == 0) & (b == 1) for a, b in zip(n, n[1:] + n[:1], strict=True))
-            # first pass: P2*P4*P6 = P4*P6*P8 = 0; second pass: P2*P4*P8 = P2*P6*P8 = 0
-            gate = (n[0] * n[2] * n[4 if first_pass else 6] == 0) & (n[2 if first_pass else 0] * n[4] * n[6] == 0)
-            delete = (p[1:-1, 1:-1] == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & gate
+        for deletable in ZHANG_SUEN:
+            code = np.zeros((height, width), dtype=np.uint8)
+            for bit, (row, column) in enumerate(NEIGHBOURS):
+                code |= image[row:row + height, column:column + width] << bit
+            delete = (image[1:-1, 1:-1] == 1) & deletable[code]
             image[1:-1, 1:-1][delete] = 0
             removed += int(delete.sum())
         if removed == 0:
@@ -101,15 +118,15 @@ def pen_drawing(digit: np.ndarray, size: int, pen_width: float) -> np.ndarray:
     `size` px, cropped to its ink (float 0..1)."""
     side = 28 * SKELETON_SCALE
     # a low threshold, so the faint strokes of some MNIST digits do not break apart
-    solid = torch.from_numpy(enlarged(digit / 255.0, side) > 0.3).float()[None, None]
-    depth, core = torch.zeros_like(solid), solid  # depth: how many erosions each ink pixel survives
-    while core.any():
-        depth, core = depth + core, -F.max_pool2d(-core, 3, stride=1, padding=1)
-    skeleton = _thin(solid[0, 0].numpy() > 0)
-    along = depth[0, 0].numpy()[skeleton]
+    solid = enlarged(digit / 255.0, side) > 0.3
+    # how many 3x3 erosions each ink pixel survives: its chessboard distance to the paper
+    depth = ndimage.distance_transform_cdt(solid, metric="chessboard")
+    skeleton = _thin(solid)
+    along = depth[skeleton]
     if along.max() > 2 * np.median(along):  # a part far wider than the strokes, say a loop inked solid
         # no pen line stands for it, so keep the shape, smoothed so the 28x28 pixels do not show
-        return sharpened(crop_to_ink(TF.gaussian_blur(solid, [9, 9], [2.0, 2.0])[0, 0].numpy()), size, edge=5.0)
+        blurred = TF.gaussian_blur(torch.from_numpy(solid).float()[None, None], [9, 9], [2.0, 2.0])[0, 0]
+        return sharpened(crop_to_ink(blurred.numpy()), size, edge=5.0)
     pixels = np.stack(np.nonzero(skeleton)[::-1], axis=1).astype(np.float64)  # (N, 2) x, y
     offsets = np.abs(pixels[:, None] - pixels[None])  # (N, N, 2)
     # each pixel averaged with its neighbours along the line, so the skeleton's staircase does not show

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from scipy import ndimage
 
 from mnist_demo.constants import NOT_A_DIGIT
 from mnist_demo.data import DigitSet, normalise
 from mnist_demo.drawn import pen_redrawn
 from mnist_demo.inference import Predictor
-from mnist_demo.pen import pen_drawing
+from mnist_demo.pen import _thin, pen_drawing
 from mnist_demo.views import mnist_view, stroke_width
 
 
@@ -36,3 +38,20 @@ def test_a_marker_leaves_thicker_strokes_in_the_view_than_a_fine_pen(sample_digi
     fine, marker = (pen_drawing(digit, 150, pen) for pen in (3, 25))
     widths = [stroke_width(mnist_view(ink, (0, 0, ink.shape[1], ink.shape[0]))) for ink in (fine, marker)]
     assert widths[1] > 1.5 * widths[0], widths
+
+
+def test_thinning_leaves_one_pixel_lines_that_keep_loops_and_ends() -> None:
+    """Zhang-Suen's thinning (pen._thin), as pen_drawing's skeleton: a thick ring thins to a closed
+    line one pixel wide that still holds its hole, and a thick bar to a line as long as the bar."""
+    rows, columns = np.indices((60, 60))
+    radius = np.hypot(rows - 30, columns - 30)
+    ring = _thin((radius >= 12) & (radius <= 20))
+    assert ring.sum() > 2 * np.pi * 12
+    assert ndimage.label(ring, structure=np.ones((3, 3)))[1] == 1  # one line, unbroken
+    assert ndimage.label(~ring)[1] == 2  # the paper outside and the hole inside
+    # one pixel wide: no 2x2 square of ink anywhere
+    assert not (ring[:-1, :-1] & ring[1:, :-1] & ring[:-1, 1:] & ring[1:, 1:]).any()
+    bar = np.zeros((20, 60), dtype=bool)
+    bar[6:14, 5:55] = True
+    line = _thin(bar)
+    assert line.any(axis=0).sum() >= 40 and line.any(axis=1).sum() <= 2
