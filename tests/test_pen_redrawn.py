@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from benchmarks.pen_redrawn import answers
 from mnist_demo.constants import NOT_A_DIGIT
 from mnist_demo.data import DigitSet, normalise
 from mnist_demo.drawn import pen_redrawn
@@ -55,3 +56,12 @@ def test_thinning_leaves_one_pixel_lines_that_keep_loops_and_ends() -> None:
     bar[6:14, 5:55] = True
     line = _thin(bar)
     assert line.any(axis=0).sum() >= 40 and line.any(axis=1).sum() <= 2
+
+
+def test_the_pen_benchmark_reads_each_view_and_marks_refusals(sample_digits: DigitSet, predictor: Predictor) -> None:
+    """benchmarks.pen_redrawn's answers: the classifier's digit per view, NOT_A_DIGIT where its
+    "not a digit" probability reaches the threshold (at 0, every view is refused)."""
+    redrawn = pen_redrawn(sample_digits, 40, seed=5)
+    read = answers(predictor.classifier, redrawn, predictor.not_a_digit_threshold)
+    assert read.shape == redrawn.labels.shape and (read == redrawn.labels).float().mean() >= 0.9
+    assert (answers(predictor.classifier, redrawn, 0.0) == NOT_A_DIGIT).all()
