@@ -18,20 +18,21 @@ import torch
 
 from benchmarks.common import environment, write_result
 from mnist_demo.constants import NOT_A_DIGIT
-from mnist_demo.data import DigitSet, load_digits, normalise, resolve_data_dir
+from mnist_demo.data import DigitSet, load_digits, normalise, resolve_data_dir, to_unit_float
 from mnist_demo.drawn import pen_redrawn
+from mnist_demo.evaluation import reading, run_in_chunks
 from mnist_demo.inference import load_predictor
 
 REPORTED_CONFUSIONS = 10
 
 
 def answers(classifier: torch.nn.Module, digits: DigitSet, threshold: float) -> torch.Tensor:
-    """The classifier's digit for each 28x28 image, NOT_A_DIGIT where it refuses it."""
+    """The classifier's digit for each 28x28 image, NOT_A_DIGIT where it refuses it (as
+    `evaluate` reads the test set: evaluation.reading)."""
     with torch.inference_mode():
-        chances = torch.cat([torch.softmax(classifier(normalise(batch.float() / 255)[:, None]).float(), dim=1)
-                             for batch in torch.split(digits.images, 500)])
-    read = chances[:, :NOT_A_DIGIT].argmax(dim=1)
-    return torch.where(chances[:, NOT_A_DIGIT] >= threshold, NOT_A_DIGIT, read)
+        logits = run_in_chunks(classifier, normalise(to_unit_float(digits.images)), torch.device("cpu"))
+    read, refused = reading(logits, threshold)
+    return torch.where(refused, NOT_A_DIGIT, read)
 
 
 def main() -> None:

@@ -219,10 +219,14 @@ def digit_style_drawing(label: int, rng: np.random.Generator) -> np.ndarray:
     return drawn_strokes(styles[int(rng.integers(len(styles)))], rng)
 
 
+def whole_view(drawing: np.ndarray) -> np.ndarray | None:
+    """A float ink drawing's 28x28 MNIST view, framed from all of it as the app frames a digit."""
+    return mnist_view(drawing, (0, 0, drawing.shape[1], drawing.shape[0]))
+
+
 def as_views(drawings: list[np.ndarray], labels: list[int]) -> DigitSet:
     """Float ink drawings -> their 28x28 MNIST views as the app makes them (uint8, like MNIST)."""
-    return views_set([mnist_view(drawing, (0, 0, drawing.shape[1], drawing.shape[0])) for drawing in drawings],
-                     labels)
+    return views_set([whole_view(drawing) for drawing in drawings], labels)
 
 
 def views_set(views: list[np.ndarray | None], labels: list[int]) -> DigitSet:
@@ -269,8 +273,7 @@ class _Redrawn(torch.utils.data.Dataset):
         return len(self.sizes)
 
     def __getitem__(self, index: int) -> np.ndarray | None:
-        drawing = pen_drawing(self.images[index], self.sizes[index], self.pens[index])
-        return mnist_view(drawing, (0, 0, drawing.shape[1], drawing.shape[0]))
+        return whole_view(pen_drawing(self.images[index], self.sizes[index], self.pens[index]))
 
 
 def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
