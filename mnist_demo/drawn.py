@@ -287,8 +287,14 @@ def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
     for _ in chosen:
         sizes.append(int(rng.integers(*REDRAWN_SIZE)))
         pens.append(max(1.5, sizes[-1] * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN))))))
-    redrawn = _Redrawn(digits.images[chosen].numpy(), sizes, pens)
-    workers = min(os.cpu_count() or 1, len(chosen) // 100)  # a few hundred are quicker drawn here
-    views = [None if view is None else view.numpy()
-             for view in torch.utils.data.DataLoader(redrawn, batch_size=None, num_workers=workers)]
-    return views_set(views, digits.labels[chosen].tolist())
+    return views_set(drawn_views(_Redrawn(digits.images[chosen].numpy(), sizes, pens)), digits.labels[chosen].tolist())
+
+
+def drawn_views(drawings: torch.utils.data.Dataset) -> list[np.ndarray | None]:
+    """The items of `drawings` (28x28 float views, or None), drawn on every core by torch's
+    DataLoader workers, in order."""
+    workers = min(os.cpu_count() or 1, len(drawings) // 100)  # a few hundred are quicker drawn here
+    # in lists of 100 as they are (collate_fn=list): one tensor in shared memory per view costs as
+    # much as drawing it
+    chunks = torch.utils.data.DataLoader(drawings, batch_size=100, num_workers=workers, collate_fn=list)
+    return [view for chunk in chunks for view in chunk]
