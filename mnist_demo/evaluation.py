@@ -45,10 +45,22 @@ def fixed_canvases(digits: DigitSet, canvas_size: int, digits_per_canvas: list[i
                            torch.Generator().manual_seed(seed))
 
 
+def on_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """(B, C, H, W) images on `device`, channels-last as the models train: on a CPU, oneDNN's
+    convolutions run much faster so (the detector's test report in 46 s against 72 s, with
+    channels-last weights too; see `for_evaluation`)."""
+    return images.to(device).contiguous(memory_format=torch.channels_last)
+
+
+def for_evaluation(model: nn.Module) -> nn.Module:
+    """`model` (a loaded checkpoint) with channels-last weights, as training leaves them."""
+    return model.to(memory_format=torch.channels_last)
+
+
 @torch.inference_mode()
 def run_in_chunks(model: nn.Module, inputs: torch.Tensor, device: torch.device, chunk: int = 1000) -> torch.Tensor:
     """Model outputs for many inputs, a chunk at a time, back on the CPU."""
-    return torch.cat([model(part.to(device)).float().cpu() for part in torch.split(inputs, chunk)])
+    return torch.cat([model(on_device(part, device)).float().cpu() for part in torch.split(inputs, chunk)])
 
 
 def not_a_digit_probability(logits: torch.Tensor) -> torch.Tensor:
@@ -189,7 +201,7 @@ def run_detector(model: nn.Module, inputs: torch.Tensor, device: torch.device,
                  score_threshold: float = 0.05) -> list[Detections]:
     """Detections on (N, 1, S, S) 0..1 canvases, 500 at a time, back on the CPU."""
     return [found.to("cpu") for chunk in torch.split(normalise(inputs), 500)
-            for found in detect(model, chunk.to(device), score_threshold=score_threshold)]
+            for found in detect(model, on_device(chunk, device), score_threshold=score_threshold)]
 
 
 def ground_truth(canvases: Canvases) -> list[Detections]:
@@ -313,7 +325,7 @@ EVALUATORS: dict[str, Callable[[nn.Module, DigitSet, torch.device], dict[str, An
 
 def evaluate_weights(weights_dir: Path | None, data_dir: Path, device: torch.device) -> dict[str, dict[str, Any]]:
     """The test-set report of every committed model (what `python -m mnist_demo evaluate` prints)."""
-    models = {name: load_checkpoint(name, weights_dir, device)[0] for name in EVALUATORS}
+    models = {name: for_evaluation(load_checkpoint(name, weights_dir, device)[0]) for name in EVALUATORS}
     test = load_digits(data_dir, train=False)
     report = {name: evaluator(models[name], test, device) for name, evaluator in EVALUATORS.items()}
     report["multidigit"] = report["detector"].pop("multidigit")
