@@ -34,7 +34,7 @@ class History:
     """Per-epoch record of one training run."""
 
     train_loss: list[float] = field(default_factory=list)
-    validation: list[dict[str, Any]] = field(default_factory=list)
+    validation: dict[int, dict[str, Any]] = field(default_factory=dict)  # by epoch, those validated
     epoch_seconds: list[float] = field(default_factory=list)
     best_epoch: int = 0
 
@@ -66,7 +66,8 @@ def train_one_epoch(model: nn.Module, task: Task, digits: DigitSet, optimizer: t
 
 def fit(task: Task, train: DigitSet, validation: DigitSet, epochs: int, device: torch.device,
         seed: int, max_batches: int | None = None, start_from: nn.Module | None = None) -> tuple[nn.Module, History]:
-    """Train `task`'s model and return it with the weights of its best validation epoch.
+    """Train `task`'s model and return it with the weights of its best validation epoch (of the
+    last `task.validate_last` epochs, when set).
 
     `start_from`: a trained model whose weights the new one starts from where they fit (see
     `Task.build`)."""
@@ -92,16 +93,17 @@ def fit(task: Task, train: DigitSet, validation: DigitSet, epochs: int, device: 
         batches = list(torch.split(order[: steps * task.batch_size], task.batch_size))
         loss = train_one_epoch(model, task, train, optimizer, scheduler, scaler, batches, generator, device,
                                f"{task.name} {epoch}/{epochs}", average)
-        kept.eval()
-        scores = task.validate(kept, validation, device)
-        history.epoch_seconds.append(round(time.perf_counter() - start, 1))
         history.train_loss.append(loss)
-        history.validation.append(scores)
-        score = scores[task.selection_metric]
-        if score >= best_score:  # on a tie the later epoch, further down the learning-rate schedule
-            best_score, best_state, history.best_epoch = score, copy.deepcopy(kept.state_dict()), epoch
-        tqdm.write(f"{task.name} epoch {epoch}/{epochs}: loss {loss:.4f}, validation "
-                   f"{task.selection_metric} {score:.4f}, {history.epoch_seconds[-1]:.0f}s"
-                   + (" (best)" if history.best_epoch == epoch else ""))
+        line = f"{task.name} epoch {epoch}/{epochs}: loss {loss:.4f}"
+        if task.validate_last is None or epoch > epochs - task.validate_last:
+            kept.eval()
+            scores = history.validation[epoch] = task.validate(kept, validation, device)
+            score = scores[task.selection_metric]
+            if score >= best_score:  # on a tie the later epoch, further down the learning-rate schedule
+                best_score, best_state, history.best_epoch = score, copy.deepcopy(kept.state_dict()), epoch
+            best = " (best)" if history.best_epoch == epoch else ""
+            line += f", validation {task.selection_metric} {score:.4f}{best}"
+        history.epoch_seconds.append(round(time.perf_counter() - start, 1))
+        tqdm.write(f"{line}, {history.epoch_seconds[-1]:.0f}s")
     model.load_state_dict(best_state)
     return model.eval(), history

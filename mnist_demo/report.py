@@ -22,7 +22,8 @@ def plot_curves(name: str, history: History, path: Path) -> None:
     figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(8, 3.2), constrained_layout=True)
     loss_axis.plot(epochs, history.train_loss, marker="o")
     loss_axis.set(title=f"{name}: training loss", xlabel="epoch", ylabel="loss")
-    metric_axis.plot(epochs, [scores[metric] for scores in history.validation], marker="o", color="tab:green")
+    metric_axis.plot(list(history.validation), [scores[metric] for scores in history.validation.values()],
+                     marker="o", color="tab:green")
     metric_axis.axvline(history.best_epoch, color="grey", linestyle="--", label=f"best epoch ({history.best_epoch})")
     metric_axis.set(title=f"{name}: validation {metric}", xlabel="epoch", ylabel=metric)
     metric_axis.legend()

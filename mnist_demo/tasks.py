@@ -167,6 +167,9 @@ class Task:
     samples_per_epoch: int | None = None  # None: one pass over the training digits
     validation_size: int | None = None  # None: all held-out digits
     validation_options: dict[str, Any] = field(default_factory=dict)  # passed to the evaluator per epoch
+    # None: validate every epoch. A number: only the last this many epochs are validated (and can be
+    # kept): the average of the weights is not settled before, and validation takes seconds an epoch.
+    validate_last: int | None = None
     starts_from: str | None = None  # a model trained before this one whose weights it starts from
     # digits added to MNIST's for training and validation, given the splits and a scale (< 1: dry run)
     extra_digits: Callable[[MnistSplits, float], tuple[DigitSet, DigitSet]] | None = None
@@ -197,13 +200,13 @@ def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 TASKS: dict[str, Task] = {
     "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
-                       epochs=20, batch_size=256, learning_rate=3e-3, samples_per_epoch=88_064,
+                       epochs=18, batch_size=256, learning_rate=3e-3, samples_per_epoch=88_064, validate_last=6,
                        extra_digits=classifier_extras, validation_options={"with_drawn": False},
                        calibrate=choose_not_a_digit_threshold, ema_decay=0.999),
     "unet": Task("unet", unet_batch, unet_loss, "dice_photo",
                  epochs=2, batch_size=64, learning_rate=3e-3, samples_per_epoch=6_400, validation_size=500),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
                      epochs=10, batch_size=128, learning_rate=3e-3, samples_per_epoch=32_000,
-                     validation_size=1_000, validation_options={"with_corrupted": False},
+                     validation_size=1_000, validation_options={"with_corrupted": False}, validate_last=5,
                      starts_from="classifier", recorded={"post_processing": dataclasses.asdict(POST_PROCESSING)}),
 }

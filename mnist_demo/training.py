@@ -75,7 +75,7 @@ def train_model(name: str, splits: MnistSplits, args: argparse.Namespace, device
     seconds = time.perf_counter() - start
     test_metrics = task.evaluate(model, splits.test, device)
     save_checkpoint(name, model, Path(args.out), {
-        "validation_metrics": history.validation[history.best_epoch - 1],
+        "validation_metrics": history.validation[history.best_epoch],
         "test_metrics": test_metrics,
         "epochs": epochs,
         "best_epoch": history.best_epoch,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -11,13 +12,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn import functional as F
 from torchvision.ops import box_iou
 
-from mnist_demo.augment import RowLayout, app_framing, render_canvases
+from mnist_demo.augment import RowLayout, app_framing, render_canvases, scale_and_shift_grid
 from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.constants import MNIST_FILES
 from mnist_demo.data import DigitSet, ink_boxes, ink_mask, raw_folder, to_unit_float
-from mnist_demo.tasks import UNET_PICTURE_SIDES, CanvasRecipe, classifier_batch, detector_batch_maker, unet_batch
+from mnist_demo.engine import fit
+from mnist_demo.tasks import TASKS, UNET_PICTURE_SIDES, CanvasRecipe, classifier_batch, detector_batch_maker, unet_batch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("classifier", "unet", "detector")
@@ -85,6 +88,14 @@ class TestDryRun:
             assert figure.read_bytes()[:8] == PNG_SIGNATURE, f"{figure.name} is not a PNG"
 
 
+def test_only_the_last_epochs_are_validated_and_one_of_them_kept(sample_digits: DigitSet) -> None:
+    task = dataclasses.replace(TASKS["unet"], batch_size=8, validation_size=16, validate_last=2)
+    _, history = fit(task, sample_digits, sample_digits, 4, torch.device("cpu"), seed=0, max_batches=1)
+    assert len(history.train_loss) == len(history.epoch_seconds) == 4
+    assert list(history.validation) == [3, 4]
+    assert history.best_epoch in (3, 4)
+
+
 def test_train_without_mnist_says_where_to_put_it(tmp_path: Path) -> None:
     empty = tmp_path / "no-mnist-here"
     empty.mkdir()
@@ -113,6 +124,14 @@ def test_evaluate_without_weights_says_how_to_train(mnist_dir: Path, tmp_path: P
     assert "python train.py" in result.stderr
     assert str(tmp_path) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_scale_and_shift_grid_is_affine_grids_for_maps_without_rotation() -> None:
+    maps = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    theta = torch.zeros(6, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = maps.unbind(dim=1)
+    expected = F.affine_grid(theta, [6, 1, 7, 11], align_corners=False)
+    assert torch.allclose(scale_and_shift_grid(maps, (7, 11)), expected, atol=1e-6)
 
 
 class TestRenderCanvases:
