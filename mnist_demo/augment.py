@@ -204,19 +204,6 @@ def _place_in_row(sides: torch.Tensor, canvas: tuple[int, int], generator: torch
     return zoom, corners
 
 
-def scale_and_shift_grid(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """What `F.affine_grid` (align_corners=False) makes of (N, 4) maps (scale_x, shift_x, scale_y,
-    shift_y), each x -> scale_x * x + shift_x and y -> scale_y * y + shift_y in normalised
-    coordinates, for a (height, width) output: (N, H, W, 2). Built per axis, since these maps
-    do not rotate: affine_grid's product of every pixel's coordinates with a 2x3 matrix is 8x
-    slower on the detector's 96x288 canvases."""
-    scale_x, shift_x, scale_y, shift_y = maps[:, :, None].unbind(dim=1)
-    xs = (2 * torch.arange(size[1]) + 1) / size[1] - 1  # pixel centres
-    ys = (2 * torch.arange(size[0]) + 1) / size[0] - 1
-    return torch.stack([(scale_x * xs + shift_x)[:, None, :].expand(-1, size[0], -1),
-                        (scale_y * ys + shift_y)[:, :, None].expand(-1, -1, size[1])], dim=3)
-
-
 def render_canvases(
     digits: torch.Tensor,
     labels: torch.Tensor,
@@ -239,7 +226,7 @@ def render_canvases(
     source_boxes = ink_boxes(ink_mask(digits[:, 0]))
     sides = (source_boxes[:, 2:] - source_boxes[:, :2]).clamp(min=1)  # (N, 2) ink width, height
     canvas = (canvas_size, canvas_width or canvas_size)
-    maps, owners, used = [], [], 0
+    thetas, owners, used = [], [], 0
     for canvas_index, count in enumerate(digits_per_canvas):
         high = scale[1] if count == 1 else max(scale[0], min(scale[1], 1.6 / (count + 1)))
         chosen = slice(used, used + count)
@@ -260,14 +247,15 @@ def render_canvases(
             high = max(scale[0], high * 0.8)
         origin = corners + margin[:, None] - source_boxes[chosen, :2] * zoom[:, None]  # the 28x28 frame's corner
         ratio_x, ratio_y = canvas[1] / (IMAGE_SIZE * zoom), canvas[0] / (IMAGE_SIZE * zoom)
-        # grid_sample's normalised coordinates (align_corners=False): canvas coordinate u -> digit
-        # coordinate (u - origin) / zoom, per axis: x -> ratio_x * x + tx, y -> ratio_y * y + ty
+        # affine_grid (align_corners=False): canvas coordinate u -> digit coordinate (u - origin) / zoom.
         tx = ratio_x - 2 * origin[:, 0] / (IMAGE_SIZE * zoom) - 1
         ty = ratio_y - 2 * origin[:, 1] / (IMAGE_SIZE * zoom) - 1
-        maps.append(torch.stack([ratio_x, tx, ratio_y, ty], dim=1))
+        zeros = torch.zeros_like(ratio_x)
+        thetas.append(torch.stack([torch.stack([ratio_x, zeros, tx], 1), torch.stack([zeros, ratio_y, ty], 1)], 1))
         owners += [canvas_index] * count
         used += count
-    grid = scale_and_shift_grid(torch.cat(maps), canvas)
+    theta = torch.cat(thetas)
+    grid = F.affine_grid(theta, [used, 1, *canvas], align_corners=False)
     layers = F.grid_sample(digits[:used], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     # Quantise like an 8-bit image so the ink rule (> 0 in uint8) applies unchanged.
     layers = quantise(layers)

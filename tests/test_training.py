@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.nn import functional as F
 from torchvision.ops import box_iou
 
-from mnist_demo.augment import RowLayout, app_framing, render_canvases, scale_and_shift_grid
+from mnist_demo.augment import RowLayout, app_framing, render_canvases
 from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.constants import MNIST_FILES
 from mnist_demo.data import DigitSet, ink_boxes, ink_mask, raw_folder, to_unit_float
@@ -124,14 +123,6 @@ def test_evaluate_without_weights_says_how_to_train(mnist_dir: Path, tmp_path: P
     assert "python train.py" in result.stderr
     assert str(tmp_path) in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_scale_and_shift_grid_is_affine_grids_for_maps_without_rotation() -> None:
-    maps = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
-    theta = torch.zeros(6, 2, 3)
-    theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = maps.unbind(dim=1)
-    expected = F.affine_grid(theta, [6, 1, 7, 11], align_corners=False)
-    assert torch.allclose(scale_and_shift_grid(maps, (7, 11)), expected, atol=1e-6)
 
 
 class TestRenderCanvases:
