@@ -29,8 +29,7 @@ REPORTED_CONFUSIONS = 10
 def answers(classifier: torch.nn.Module, digits: DigitSet, threshold: float) -> torch.Tensor:
     """The classifier's digit for each 28x28 image, NOT_A_DIGIT where it refuses it (as
     `evaluate` reads the test set: evaluation.reading)."""
-    with torch.inference_mode():
-        logits = run_in_chunks(classifier, normalise(to_unit_float(digits.images)), torch.device("cpu"))
+    logits = run_in_chunks(classifier, normalise(to_unit_float(digits.images)), torch.device("cpu"))
     read, refused = reading(logits, threshold)
     return torch.where(refused, NOT_A_DIGIT, read)
 

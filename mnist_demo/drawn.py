@@ -262,18 +262,17 @@ REDRAWN_SIZE = (40, 200)
 REDRAWN_PEN = (1 / 40, 1 / 6)
 
 
-class _Redrawn(torch.utils.data.Dataset):
-    """Item i: the 28x28 MNIST view (float, or None without ink) of `images[i]` redrawn with a
-    pen `pens[i]` px wide, `sizes[i]` px on its longest side."""
+class _Drawn(torch.utils.data.Dataset):
+    """Item i: the 28x28 MNIST view (float, or None without ink) of `draw(*arguments[i])`."""
 
-    def __init__(self, images: np.ndarray, sizes: list[int], pens: list[float]) -> None:
-        self.images, self.sizes, self.pens = images, sizes, pens
+    def __init__(self, draw: Callable[..., np.ndarray], arguments: list[tuple]) -> None:
+        self.draw, self.arguments = draw, arguments
 
     def __len__(self) -> int:
-        return len(self.sizes)
+        return len(self.arguments)
 
     def __getitem__(self, index: int) -> np.ndarray | None:
-        return whole_view(pen_drawing(self.images[index], self.sizes[index], self.pens[index]))
+        return whole_view(self.draw(*self.arguments[index]))
 
 
 def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
@@ -287,14 +286,17 @@ def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
     for _ in chosen:
         sizes.append(int(rng.integers(*REDRAWN_SIZE)))
         pens.append(max(1.5, sizes[-1] * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN))))))
-    return views_set(drawn_views(_Redrawn(digits.images[chosen].numpy(), sizes, pens)), digits.labels[chosen].tolist())
+    views = drawn_views(pen_drawing, list(zip(digits.images[chosen].numpy(), sizes, pens, strict=True)))
+    return views_set(views, digits.labels[chosen].tolist())
 
 
-def drawn_views(drawings: torch.utils.data.Dataset) -> list[np.ndarray | None]:
-    """The items of `drawings` (28x28 float views, or None), drawn on every core by torch's
-    DataLoader workers, in order."""
-    workers = min(os.cpu_count() or 1, len(drawings) // 100)  # a few hundred are quicker drawn here
+def drawn_views(draw: Callable[..., np.ndarray], arguments: list[tuple]) -> list[np.ndarray | None]:
+    """The 28x28 float views (None: no ink) of `draw(*item)` for each item of `arguments`, drawn
+    on every core by torch's DataLoader workers, in order. `draw` is a module-level function, so
+    that workers started by spawn (macOS, Windows) can unpickle it."""
+    workers = min(os.cpu_count() or 1, len(arguments) // 100)  # a few hundred are quicker drawn here
     # in lists of 100 as they are (collate_fn=list): one tensor in shared memory per view costs as
     # much as drawing it
-    chunks = torch.utils.data.DataLoader(drawings, batch_size=100, num_workers=workers, collate_fn=list)
+    chunks = torch.utils.data.DataLoader(_Drawn(draw, arguments), batch_size=100, num_workers=workers,
+                                         collate_fn=list)
     return [view for chunk in chunks for view in chunk]

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from mnist_demo.constants import NUM_CLASSES
 from mnist_demo.data import DataUnavailableError, DigitSet, ink_mask
-from mnist_demo.drawn import drawn_views, views_set, whole_view
+from mnist_demo.drawn import drawn_views, views_set
 from mnist_demo.pen import draw_pen, smooth_path
 from mnist_demo.preprocessing import ink_box
 
@@ -90,20 +89,6 @@ def mnist_aspects(digits: DigitSet) -> list[np.ndarray]:
     return [aspects[labels == label] for label in range(NUM_CLASSES)]
 
 
-class _PenWritten(torch.utils.data.Dataset):
-    """Item i: the 28x28 view of pen path `points[i]` drawn `heights[i]` px tall, `aspects[i]`
-    times taller than wide, with a pen `brushes[i]` px wide (`pen_digit`)."""
-
-    def __init__(self, points: np.ndarray, heights: list[float], aspects: list[float], brushes: list[float]) -> None:
-        self.points, self.heights, self.aspects, self.brushes = points, heights, aspects, brushes
-
-    def __len__(self) -> int:
-        return len(self.heights)
-
-    def __getitem__(self, index: int) -> np.ndarray | None:
-        return whole_view(pen_digit(self.points[index], self.heights[index], self.aspects[index], self.brushes[index]))
-
-
 def pendigit_views(digits: PenDigits, aspects: list[np.ndarray], seed: int) -> DigitSet:
     """Each pen path drawn once, at a random height, aspect (MNIST's for its class) and pen width
     (a twentieth to a seventh of the height, the app's brush on a digit drawn large), as the 28x28
@@ -114,5 +99,5 @@ def pendigit_views(digits: PenDigits, aspects: list[np.ndarray], seed: int) -> D
         heights.append(rng.uniform(100, 300))
         chosen_aspects.append(float(rng.choice(aspects[label])))
         brushes.append(heights[-1] * rng.uniform(0.05, 0.14))
-    written = _PenWritten(digits.points, heights, chosen_aspects, brushes)
-    return views_set(drawn_views(written), digits.labels.tolist())
+    views = drawn_views(pen_digit, list(zip(digits.points, heights, chosen_aspects, brushes, strict=True)))
+    return views_set(views, digits.labels.tolist())
