@@ -153,4 +153,4 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
 
 def quantise(images: torch.Tensor) -> torch.Tensor:
     """Round 0..1 floats to the 8-bit grid, so the uint8 ink rule holds on resampled images."""
-    return torch.round(images.clamp(0, 1) * 255) / 255
+    return images.clamp(0, 1).mul_(255).round_().div_(255)  # in place on clamp's copy

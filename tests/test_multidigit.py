@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from benchmarks.synthetic import as_sketchpad, pen_drawing, write_number
-from mnist_demo.augment import render_canvases
+from mnist_demo.augment import render_canvases, scale_shift_grid
 from mnist_demo.data import DigitSet, to_unit_float
 from mnist_demo.detection import not_nested
 from mnist_demo.inference import Predictor
@@ -140,3 +140,17 @@ def test_training_rows_write_digits_close_touching_and_in_order(test_digits: Dig
         gaps += (boxes[1:, 0] - boxes[:-1, 2]).tolist()
     assert min(gaps) < 0 and sum(gap <= 0 for gap in gaps) >= 0.15 * len(gaps)
     assert max(gaps) > 3  # and some apart
+
+
+@pytest.mark.parametrize("size", [(7, 1, 96, 96), (5, 1, 96, 288), (3, 1, 384, 192)])
+def test_the_canvas_grid_is_affine_grids_bit_for_bit(size: tuple[int, int, int, int]) -> None:
+    """render_canvases builds its sampling grid per axis for speed; the training canvases (and so
+    the trained weights) must stay exactly those affine_grid made."""
+    generator = torch.Generator().manual_seed(1)
+    count = size[0]
+    scale = 0.2 + 4 * torch.rand(count, 2, generator=generator)
+    shift = 6 * torch.rand(count, 2, generator=generator) - 3
+    theta = torch.zeros(count, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1], theta[:, :, 2] = scale[:, 0], scale[:, 1], shift
+    expected = torch.nn.functional.affine_grid(theta, list(size), align_corners=False)
+    assert torch.equal(scale_shift_grid(theta, list(size)), expected)
