@@ -34,6 +34,21 @@ def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Seq
     )
 
 
+class UniformDropout(nn.Module):
+    """`nn.Dropout`, its mask drawn as uniform numbers at least `p` rather than as Bernoulli trials:
+    on a CPU torch's Bernoulli draw is slow (12.6 ms for the classifier's (256, 6272) features
+    against 3.8 ms; forward and backward take 6.7 ms against 14.1 ms, of a ~107 ms training step)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        return x * ((torch.rand_like(x) >= self.p) * (1 / (1 - self.p)))
+
+
 @dataclass(frozen=True)
 class ClassifierConfig:
     widths: tuple[int, int, int] = (32, 64, 128)
@@ -64,7 +79,7 @@ class Classifier(nn.Module):
         super().__init__()
         self.config = config
         self.features = digit_features(config.widths)
-        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.widths[2] * 49, config.num_classes))
+        self.head = nn.Sequential(UniformDropout(config.dropout), nn.Linear(config.widths[2] * 49, config.num_classes))
 
     def forward(self, digits: torch.Tensor) -> torch.Tensor:
         """(B, 1, 28, 28) -> (B, num_classes) logits."""

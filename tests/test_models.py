@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from mnist_demo.detection import detector_loss, make_targets
-from mnist_demo.models import Classifier, Detector, DetectorConfig, DetectorOutput, UNet
+from mnist_demo.models import Classifier, Detector, DetectorConfig, DetectorOutput, UNet, UniformDropout
 from mnist_demo.tasks import Batch, PictureTargets, classifier_loss, unet_loss
 
 
@@ -35,6 +35,15 @@ class TestClassifier:
         model = Classifier().train()
         classifier_loss(model, Batch(torch.randn(4, 1, 28, 28), torch.tensor([0, 3, 7, 9]))).backward()
         assert_every_parameter_learns(model)
+
+
+def test_uniform_dropout_drops_its_share_and_keeps_the_mean() -> None:
+    dropout, features = UniformDropout(0.3), torch.ones(200, 500)
+    dropped = dropout.train()(features)
+    assert abs(float((dropped == 0).float().mean()) - 0.3) < 0.01
+    assert torch.allclose(dropped[dropped != 0], torch.tensor(1 / 0.7))
+    assert abs(float(dropped.mean()) - 1) < 0.01
+    assert torch.equal(dropout.eval()(features), features), "at inference nothing is dropped"
 
 
 def test_detector_starts_from_the_classifiers_digit_rows() -> None:
