@@ -200,13 +200,13 @@ def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 TASKS: dict[str, Task] = {
     "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
-                       epochs=20, batch_size=256, learning_rate=3e-3, samples_per_epoch=88_064, validate_last=6,
+                       epochs=19, batch_size=256, learning_rate=3e-3, samples_per_epoch=88_064, validate_last=4,
                        extra_digits=classifier_extras, validation_options={"with_drawn": False},
                        calibrate=choose_not_a_digit_threshold, ema_decay=0.999),
     "unet": Task("unet", unet_batch, unet_loss, "dice_photo",
-                 epochs=2, batch_size=64, learning_rate=3e-3, samples_per_epoch=6_400, validation_size=500),
+                 epochs=1, batch_size=64, learning_rate=3e-3, samples_per_epoch=6_400, validation_size=500),
     "detector": Task("detector", detector_batch_maker(CanvasRecipe()), _detector_loss, "accuracy",
                      epochs=10, batch_size=128, learning_rate=3e-3, samples_per_epoch=32_000,
-                     validation_size=1_000, validation_options={"with_corrupted": False}, validate_last=5,
+                     validation_size=1_000, validation_options={"with_corrupted": False}, validate_last=3,
                      starts_from="classifier", recorded={"post_processing": dataclasses.asdict(POST_PROCESSING)}),
 }
