@@ -200,7 +200,7 @@ def _detector_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 TASKS: dict[str, Task] = {
     "classifier": Task("classifier", classifier_batch, classifier_loss, "accuracy",
-                       epochs=19, batch_size=256, learning_rate=3e-3, samples_per_epoch=88_064, validate_last=4,
+                       epochs=18, batch_size=256, learning_rate=3e-3, samples_per_epoch=88_064, validate_last=4,
                        extra_digits=classifier_extras, validation_options={"with_drawn": False},
                        calibrate=choose_not_a_digit_threshold, ema_decay=0.999),
     "unet": Task("unet", unet_batch, unet_loss, "dice_photo",
