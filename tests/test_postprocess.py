@@ -127,11 +127,12 @@ def test_a_one_grouped_with_its_neighbour_is_read_apart(predictor: Predictor, te
 
 def test_a_digit_found_as_two_is_read_as_one(predictor: Predictor, test_digits: DigitSet) -> None:
     """read_neighbours_together: the detector finds a few pen-drawn digits as two touching ones
-    (this 9 as "01", its loop and its stem; this 6 as "10"). Read as one too, the classifier is
-    surer of the whole than of either part, and much surer than of the less sure one: one digit."""
+    (this 6 drawn with a fine pen, at two sizes, as "61": its loop and the end of its stem). Read
+    as one too, the classifier is surer of the whole than of either part, and much surer than of
+    the less sure one: one digit."""
     config = predictor.post_processing
-    for index in (212, 366):
-        drawn = pen_drawing(test_digits.images[index].numpy(), 180, 6)
+    for index, side in ((380, 180), (380, 240)):
+        drawn = pen_drawing(test_digits.images[index].numpy(), side, 3)
         sketch = as_sketchpad(write_number([drawn], 30, (CANVAS_SIZE[1], CANVAS_SIZE[0]))[0])
         try:
             predictor.post_processing = dataclasses.replace(config, read_neighbours_together=False)
