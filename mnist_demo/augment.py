@@ -97,8 +97,8 @@ def corrupt(images: torch.Tensor, generator: torch.Generator,
     gradient = uniform(count, 0, s.lighting_gradient, generator)
     ys = torch.linspace(-0.5, 0.5, height).view(1, height, 1)
     xs = torch.linspace(-0.5, 0.5, width).view(1, 1, width)
-    # (in place where a whole-batch temporary would be made: the same numbers, a batch of the
-    # detector's wide canvases made in a fraction of the time)
+    # in place where a whole-batch temporary would be made: the same numbers, fewer allocations
+    # (the detector's batches of wide canvases)
     lighting = (torch.cos(direction).view(-1, 1, 1) * xs + torch.sin(direction).view(-1, 1, 1) * ys)
     lighting = lighting.mul_(gradient.view(-1, 1, 1)).unsqueeze(1)  # (B, 1, H, W)
     noise_sigma = uniform(count, *s.noise_sigma, generator).view(count, 1, 1, 1)
