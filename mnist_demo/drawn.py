@@ -282,11 +282,11 @@ def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
     thousands of them."""
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(digits), size=min(count, len(digits)), replace=False)
-    sizes, pens = [], []
-    for _ in chosen:
-        sizes.append(int(rng.integers(*REDRAWN_SIZE)))
-        pens.append(max(1.5, sizes[-1] * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN))))))
-    views = drawn_views(pen_drawing, list(zip(digits.images[chosen].numpy(), sizes, pens, strict=True)))
+    arguments = []  # (image, size, pen) for pen_drawing
+    for image in digits.images[chosen].numpy():
+        size = int(rng.integers(*REDRAWN_SIZE))
+        arguments.append((image, size, max(1.5, size * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN)))))))
+    views = drawn_views(pen_drawing, arguments)
     return views_set(views, digits.labels[chosen].tolist())
 
 

@@ -94,10 +94,9 @@ def pendigit_views(digits: PenDigits, aspects: list[np.ndarray], seed: int) -> D
     (a twentieth to a seventh of the height, the app's brush on a digit drawn large), as the 28x28
     views the app makes of it. Drawn on every core (`drawn.drawn_views`)."""
     rng = np.random.default_rng(seed)
-    heights, chosen_aspects, brushes = [], [], []
-    for label in digits.labels:
-        heights.append(rng.uniform(100, 300))
-        chosen_aspects.append(float(rng.choice(aspects[label])))
-        brushes.append(heights[-1] * rng.uniform(0.05, 0.14))
-    views = drawn_views(pen_digit, list(zip(digits.points, heights, chosen_aspects, brushes, strict=True)))
+    arguments = []  # (points, height, aspect, brush) for pen_digit
+    for points, label in zip(digits.points, digits.labels, strict=True):
+        height = rng.uniform(100, 300)
+        arguments.append((points, height, float(rng.choice(aspects[label])), height * rng.uniform(0.05, 0.14)))
+    views = drawn_views(pen_digit, arguments)
     return views_set(views, digits.labels.tolist())
