@@ -4,7 +4,8 @@ of each length 1 to 6 per spacing, each digit used once per spacing. Prints the 
 read exactly, per spacing, per length and overall, and the share found with as many digits as
 written (`count_accuracy`: whether a number's digits were found, however they were read), and the
 share whose every digit, written alone at its place, size and pen, is read right
-(`alone_accuracy`: what finding and framing the digits perfectly could reach).
+(`alone_accuracy`: what finding and framing the digits perfectly could reach), and where the
+numbers read wrong went wrong (`wrong_by_stage`, `wrong_stage`).
 
 - wide: 100-200 px tall, pens of a twentieth to an eighth of that, 8-40 px apart, bottoms on one
   level line (as this benchmark always wrote them: the same seed gives the same numbers).
@@ -35,8 +36,10 @@ import torch
 
 from benchmarks.common import environment, write_result
 from benchmarks.synthetic import Box, as_sketchpad, pen_drawing, write_number
-from mnist_demo.data import DigitSet, load_digits, resolve_data_dir
-from mnist_demo.inference import load_predictor
+from mnist_demo.data import DigitSet, ink_mask, load_digits, resolve_data_dir
+from mnist_demo.frames import working_copy_of
+from mnist_demo.inference import Predictor, Timer, WorkingInk, load_predictor
+from mnist_demo.preprocessing import mask_box, to_ink
 from mnist_demo.ui import CANVAS_SIZE
 
 SPACINGS = ("wide", "close", "touching")
@@ -210,6 +213,33 @@ def written_numbers(digits: DigitSet, spacing: str, per_length: int, seed: int) 
     return close_numbers(digits, spacing, per_length, seed)
 
 
+# Where a number read wrong went wrong (`wrong_stage`), in the order of Predictor.predict's stages
+STAGES = ("boxes", "grouped", "refused", "read_apart_or_together", "misread")
+
+
+def wrong_stage(predictor: Predictor, written: WrittenNumber, number: str) -> str:
+    """The first of Predictor.predict's stages, run one at a time here, after which a number read
+    as `number` no longer has as many digits as written: "boxes" (the detector proposed more or
+    fewer boxes than digits), "grouped" (`group_parts` made more or fewer digits of as many boxes),
+    "refused" (the classifier took a digit found for not a digit), "read_apart_or_together"
+    (`read_parts_apart`, `read_neighbours_together` or `join_refused_parts` changed the count);
+    "misread" when the count is right and a digit is read wrong."""
+    if len(number) == len(written.truth):
+        return "misread"
+    ink = to_ink(as_sketchpad(written.ink))
+    truth_box = mask_box(ink_mask(ink.values))
+    work = working_copy_of(ink, truth_box)
+    found = predictor.find_digits(WorkingInk.of(work), work, truth_box[3] - truth_box[1], Timer())
+    count = len(written.truth)
+    if sum(max(1, len(digit.parts)) for digit in found) != count:
+        return "boxes"
+    if len(found) != count:
+        return "grouped"
+    if any(predictor.classify(found)[1]):
+        return "refused"
+    return "read_apart_or_together"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spacing", choices=(*SPACINGS, "all"), default="all",
@@ -230,12 +260,15 @@ def main() -> None:
         counted = 0  # numbers found with as many digits as written: finding, before reading
         alone = 0  # numbers whose every digit, written alone, is read right: what separation could reach
         failures = []
+        stages = dict.fromkeys(STAGES, 0)
         for written in written_numbers(digits, spacing, args.per_length, args.seed):
             number = predictor.predict(as_sketchpad(written.ink)).number
             read[len(written.truth)] += number == written.truth
             counted += len(number) == len(written.truth)
             alone += all(predictor.predict(as_sketchpad(written.alone(index))).number == label
                          for index, label in enumerate(written.truth))
+            if number != written.truth:
+                stages[wrong_stage(predictor, written, number)] += 1
             if number != written.truth and len(failures) < REPORTED_FAILURES:
                 failures.append((written.truth, number))
         results[spacing] = {
@@ -243,6 +276,7 @@ def main() -> None:
             "by_length": {str(length): round(count / args.per_length, 4) for length, count in read.items()},
             "count_accuracy": round(counted / total, 4),
             "alone_accuracy": round(alone / total, 4),
+            "wrong_by_stage": stages,
             "first_failures": failures, "seconds": round(time.perf_counter() - started, 1),
         }
     write_result({"benchmark": "numbers", **environment(), "per_length": args.per_length, "seed": args.seed,

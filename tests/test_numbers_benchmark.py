@@ -11,8 +11,9 @@ from scipy import ndimage
 
 from benchmarks import numbers
 from benchmarks.numbers import CANVAS, MARGIN, WrittenNumber
-from benchmarks.synthetic import pen_drawing
+from benchmarks.synthetic import as_sketchpad, pen_drawing
 from mnist_demo.data import DigitSet
+from mnist_demo.inference import Predictor
 from mnist_demo.preprocessing import ink_box
 
 
@@ -102,3 +103,15 @@ def test_each_digit_alone_is_its_own_ink_of_the_number(test_digits: DigitSet, sp
         assert np.array_equal(np.maximum.reduce(alone), number.ink)
         for ink, box in zip(alone, number.boxes, strict=True):
             assert ink_box(ink / 255.0) == box
+
+
+def test_a_wrong_count_is_traced_to_the_stage_that_made_it(test_digits: DigitSet, predictor: Predictor) -> None:
+    """wrong_stage: a 7 and a 2 written far apart, taken for a one-digit number, are two digits
+    from the detector's boxes on ("boxes"); read with as many digits as written but one wrong,
+    "misread"."""
+    patches = [pen_drawing(test_digits.images[index].numpy(), 150, 8) for index in (0, 1)]
+    ink, boxes, own = numbers.write_digits(patches, [(100, 100), (700, 120)])
+    number = predictor.predict(as_sketchpad(ink)).number
+    assert number == "72"
+    assert numbers.wrong_stage(predictor, WrittenNumber("7", ink, boxes[:1], own[:1]), number) == "boxes"
+    assert numbers.wrong_stage(predictor, WrittenNumber("72", ink, boxes, own), "73") == "misread"
