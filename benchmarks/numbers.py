@@ -269,8 +269,8 @@ def main() -> None:
                          for index, label in enumerate(written.truth))
             if number != written.truth:
                 stages[wrong_stage(predictor, written, number)] += 1
-            if number != written.truth and len(failures) < REPORTED_FAILURES:
-                failures.append((written.truth, number))
+                if len(failures) < REPORTED_FAILURES:
+                    failures.append((written.truth, number))
         results[spacing] = {
             "number_accuracy": round(sum(read.values()) / total, 4),
             "by_length": {str(length): round(count / args.per_length, 4) for length, count in read.items()},
