@@ -19,6 +19,7 @@ from mnist_demo.preprocessing import ink_box
 
 SUPERSAMPLE = 4  # strokes are drawn this much larger, then reduced: anti-aliased edges
 SKELETON_SCALE = 4  # MNIST digits are thinned at 4x (112 px), then their skeleton is smoothed
+EDGE_SIGMA = 1.0  # px at that scale: a redrawn digit's shape is smoothed this much (pen_drawing)
 
 
 def smooth_path(points: np.ndarray, samples_per_segment: int = 16) -> np.ndarray:
@@ -115,26 +116,76 @@ def sharpened(values: np.ndarray, size: int, edge: float = 1.0) -> np.ndarray:
 
 def pen_drawing(digit: np.ndarray, size: int, pen_width: float) -> np.ndarray:
     """A 28x28 uint8 MNIST digit redrawn with a round pen along its skeleton, longest side about
-    `size` px, cropped to its ink (float 0..1)."""
+    `size` px, cropped to its ink (float 0..1).
+
+    A pen line along the skeleton loses what is wider than the strokes: a small loop inked solid
+    thins to a hook (a 6 becomes a "("), a blot to a stray line. So the digit's own shape is drawn
+    under the line, its strokes made as much thinner or thicker as the pen is than the writer's
+    (`restroked`): where the strokes are, it is no wider than the line, and a solid loop stays."""
     side = 28 * SKELETON_SCALE
     # a low threshold, so the faint strokes of some MNIST digits do not break apart
     solid = enlarged(digit / 255.0, side) > 0.3
-    # how many 3x3 erosions each ink pixel survives: its chessboard distance to the paper
-    depth = ndimage.distance_transform_cdt(solid, metric="chessboard")
     skeleton = _thin(solid)
-    along = depth[skeleton]
-    if along.max() > 2 * np.median(along):  # a part far wider than the strokes, say a loop inked solid
-        # no pen line stands for it, so keep the shape, smoothed so the 28x28 pixels do not show
-        blurred = TF.gaussian_blur(torch.from_numpy(solid).float()[None, None], [9, 9], [2.0, 2.0])[0, 0]
-        return sharpened(crop_to_ink(blurred.numpy()), size, edge=5.0)
-    pixels = np.stack(np.nonzero(skeleton)[::-1], axis=1).astype(np.float64)  # (N, 2) x, y
-    offsets = np.abs(pixels[:, None] - pixels[None])  # (N, N, 2)
-    # each pixel averaged with its neighbours along the line, so the skeleton's staircase does not show
-    near = np.hypot(offsets[..., 0], offsets[..., 1]) <= 2.5
-    points = near @ pixels / near.sum(axis=1, keepdims=True)
+    depth = ndimage.distance_transform_edt(solid) - ndimage.distance_transform_edt(~solid)
+    points, segments = _skeleton_lines(skeleton)
     margin = pen_width / 2 + 2
-    points = (points - points.min(axis=0)) * (size - pen_width) / max(np.ptp(points, axis=0).max(), 1) + margin
-    first, second = np.nonzero(np.triu(offsets.max(axis=2) == 1))  # 8-connected pairs: one pen segment each
-    segments = list(np.stack([points[first], points[second]], axis=1))
-    extent = np.ceil(points.max(axis=0) + margin).astype(int)
-    return crop_to_ink(draw_pen(segments, pen_width, (int(extent[0]), int(extent[1]))))
+    scale = (size - pen_width) / max(np.ptp(points, axis=0).max(), 1)  # output px per skeleton px
+    shape = restroked(depth, skeleton, pen_width / 2 / scale)
+    if shape.any() and size / np.ptp(ink_corners(shape), axis=0).max() < scale:
+        # a blot reaches further than the pen's lines: the digit is drawn smaller, so that it fits
+        scale = size / np.ptp(ink_corners(shape), axis=0).max()
+        shape = restroked(depth, skeleton, pen_width / 2 / scale)
+    low, high = points.min(axis=0), points.max(axis=0)
+    if shape.any():
+        low, high = np.minimum(low, ink_corners(shape)[0]), np.maximum(high, ink_corners(shape)[1])
+    points = (points - low) * scale + margin
+    segments = list(points[segments])  # (2, 2) each: one pen segment per pair of 8-connected pixels
+    extent = np.ceil((high - low) * scale + 2 * margin).astype(int)
+    lines = draw_pen(segments, pen_width, (int(extent[0]), int(extent[1])))
+    # the shape moved and scaled as the skeleton's points were (an output pixel's centre u comes from
+    # the skeleton's pixel (u + 0.5 - margin) / scale + low), smoothed so the 112 px grid does not
+    # show, and its edge steepened to about a pixel, as draw_pen's anti-aliased strokes have
+    placed = ndimage.affine_transform(ndimage.gaussian_filter(shape.astype(np.float32), EDGE_SIGMA),
+                                      [1 / scale, 1 / scale], offset=(low + (0.5 - margin) / scale)[::-1],
+                                      output_shape=lines.shape, order=1)
+    # a Gaussian edge rises by 1 / (sqrt(2 pi) sigma) a skeleton px at its middle
+    steepness = max(1.0, np.sqrt(2 * np.pi) * EDGE_SIGMA * scale)
+    return crop_to_ink(np.maximum(lines, np.clip((placed - 0.5) * steepness + 0.5, 0, 1)))
+
+
+# a skeleton pixel's neighbours along its line: those within 2.5 px (a 5x5 square less its corners)
+NEAR = np.hypot(*np.mgrid[-2:3, -2:3]) <= 2.5
+# the pixel next to a pixel, right, below, below right and below left: each 8-connected pair once
+STEPS = ((0, 1), (1, 0), (1, 1), (1, -1))
+
+
+def _skeleton_lines(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A one-pixel skeleton as lines: each pixel's (x, y) averaged with its neighbours' along the
+    line (NEAR), so the skeleton's staircase does not show, (N, 2); and each pair of 8-connected
+    pixels, as indices into those points, (M, 2)."""
+    rows, columns = np.nonzero(skeleton)
+    ink = skeleton.astype(np.float64)
+    ys, xs = np.indices(skeleton.shape)
+    sums = [ndimage.correlate(ink * coordinate, NEAR.astype(np.float64), mode="constant")[rows, columns]
+            for coordinate in (xs, ys, np.ones_like(xs))]
+    points = np.stack(sums[:2], axis=1) / sums[2][:, None]
+    index = np.full(np.add(skeleton.shape, 2), -1)  # each pixel's number, -1 off the skeleton; padded by 1
+    index[rows + 1, columns + 1] = np.arange(len(rows))
+    pairs = [np.stack([index[rows + 1, columns + 1], index[rows + 1 + dy, columns + 1 + dx]], axis=1)
+             for dy, dx in STEPS]
+    pairs = np.concatenate(pairs)
+    return points, pairs[pairs[:, 1] >= 0]
+
+
+def ink_corners(mask: np.ndarray) -> np.ndarray:
+    """The (x, y) of a mask's top-left ink pixel and of the corner past its bottom-right one, (2, 2)."""
+    rows, columns = np.nonzero(mask)
+    return np.array([[columns.min(), rows.min()], [columns.max() + 1, rows.max() + 1]], dtype=np.float64)
+
+
+def restroked(depth: np.ndarray, skeleton: np.ndarray, pen_radius: float) -> np.ndarray:
+    """A digit's ink as if written with a pen of `pen_radius` px: grown or shrunk by the difference
+    between that and its strokes' own radius (the median `depth` on its `skeleton`), so parts
+    wider than the strokes stay that much wider. `depth`: each pixel's signed distance to the edge
+    of the ink (positive inside)."""
+    return depth > float(np.median(depth[skeleton])) - pen_radius
