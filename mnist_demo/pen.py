@@ -130,14 +130,13 @@ def pen_drawing(digit: np.ndarray, size: int, pen_width: float) -> np.ndarray:
     points, segments = _skeleton_lines(skeleton)
     margin = pen_width / 2 + 2
     scale = (size - pen_width) / max(np.ptp(points, axis=0).max(), 1)  # output px per skeleton px
-    shape = restroked(depth, skeleton, pen_width / 2 / scale)
-    if shape.any() and size / np.ptp(ink_corners(shape), axis=0).max() < scale:
+    shape = restroked(depth, skeleton, pen_width / 2 / scale)  # never empty: it holds half the skeleton
+    if size / np.ptp(ink_corners(shape), axis=0).max() < scale:
         # a blot reaches further than the pen's lines: the digit is drawn smaller, so that it fits
         scale = size / np.ptp(ink_corners(shape), axis=0).max()
         shape = restroked(depth, skeleton, pen_width / 2 / scale)
-    low, high = points.min(axis=0), points.max(axis=0)
-    if shape.any():
-        low, high = np.minimum(low, ink_corners(shape)[0]), np.maximum(high, ink_corners(shape)[1])
+    corners = ink_corners(shape)
+    low, high = np.minimum(points.min(axis=0), corners[0]), np.maximum(points.max(axis=0), corners[1])
     points = (points - low) * scale + margin
     segments = list(points[segments])  # (2, 2) each: one pen segment per pair of 8-connected pixels
     extent = np.ceil((high - low) * scale + 2 * margin).astype(int)
