@@ -131,10 +131,9 @@ def pen_drawing(digit: np.ndarray, size: int, pen_width: float) -> np.ndarray:
     margin = pen_width / 2 + 2
     scale = (size - pen_width) / max(np.ptp(points, axis=0).max(), 1)  # output px per skeleton px
     shape = restroked(depth, skeleton, pen_width / 2 / scale)  # never empty: it holds half the skeleton
-    if size / np.ptp(ink_corners(shape), axis=0).max() < scale:
-        # a blot reaches further than the pen's lines: the digit is drawn smaller, so that it fits
-        scale = size / np.ptp(ink_corners(shape), axis=0).max()
-        shape = restroked(depth, skeleton, pen_width / 2 / scale)
+    fitted = size / np.ptp(ink_corners(shape), axis=0).max()
+    if fitted < scale:  # a blot reaches further than the pen's lines: the digit is drawn smaller, to fit
+        scale, shape = fitted, restroked(depth, skeleton, pen_width / 2 / fitted)
     corners = ink_corners(shape)
     low, high = np.minimum(points.min(axis=0), corners[0]), np.maximum(points.max(axis=0), corners[1])
     points = (points - low) * scale + margin
@@ -153,7 +152,7 @@ def pen_drawing(digit: np.ndarray, size: int, pen_width: float) -> np.ndarray:
 
 
 # a skeleton pixel's neighbours along its line: those within 2.5 px (a 5x5 square less its corners)
-NEAR = np.hypot(*np.mgrid[-2:3, -2:3]) <= 2.5
+NEAR = (np.hypot(*np.mgrid[-2:3, -2:3]) <= 2.5).astype(np.float64)
 # the pixel next to a pixel, right, below, below right and below left: each 8-connected pair once
 STEPS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
@@ -165,14 +164,13 @@ def _skeleton_lines(skeleton: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows, columns = np.nonzero(skeleton)
     ink = skeleton.astype(np.float64)
     ys, xs = np.indices(skeleton.shape)
-    sums = [ndimage.correlate(ink * coordinate, NEAR.astype(np.float64), mode="constant")[rows, columns]
+    sums = [ndimage.correlate(ink * coordinate, NEAR, mode="constant")[rows, columns]
             for coordinate in (xs, ys, np.ones_like(xs))]
     points = np.stack(sums[:2], axis=1) / sums[2][:, None]
     index = np.full(np.add(skeleton.shape, 2), -1)  # each pixel's number, -1 off the skeleton; padded by 1
     index[rows + 1, columns + 1] = np.arange(len(rows))
-    pairs = [np.stack([index[rows + 1, columns + 1], index[rows + 1 + dy, columns + 1 + dx]], axis=1)
-             for dy, dx in STEPS]
-    pairs = np.concatenate(pairs)
+    pairs = np.concatenate([np.stack([index[rows + 1, columns + 1], index[rows + 1 + dy, columns + 1 + dx]], axis=1)
+                            for dy, dx in STEPS])
     return points, pairs[pairs[:, 1] >= 0]
 
 
