@@ -229,7 +229,7 @@ def wrong_stage(predictor: Predictor, written: WrittenNumber, number: str) -> st
     ink = to_ink(as_sketchpad(written.ink))
     truth_box = mask_box(ink_mask(ink.values))
     work = working_copy_of(ink, truth_box)
-    found = predictor.find_digits(WorkingInk.of(work), work, truth_box[3] - truth_box[1], Timer())
+    found = predictor.find_digits(WorkingInk.of(work), work, Timer())
     count = len(written.truth)
     if sum(max(1, len(digit.parts)) for digit in found) != count:
         return "boxes"

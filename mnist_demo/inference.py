@@ -161,6 +161,15 @@ class WorkingInk:
     def of(cls, work: WorkingCopy) -> WorkingInk:
         return cls(work.ink.values, solid_ink(work.ink), work.ink.clean)
 
+    @property
+    def height(self) -> int:
+        """How tall the solid ink is, in working pixels: the height of the digits' strokes are
+        brought to the detector's MNIST width for. (On a photo the ink rule's box of the whole
+        picture is no measure of it: faint shading and specks stretch it to the picture's edges,
+        and strokes were thickened as for a digit as tall as the picture.)"""
+        box = mask_box(self.solid)
+        return 0 if box is None else box[3] - box[1]
+
     @cached_property
     def strokes(self) -> np.ndarray:
         """The solid ink's connected strokes (scipy.ndimage.label), labelled 1, 2, ...; 0 is paper."""
@@ -218,7 +227,7 @@ class Predictor:
         work = working_copy_of(ink, truth_box)
         timer.lap("preprocess")
         framed_from = WorkingInk.of(work)  # the ink each digit is framed from, for both stages
-        found = self.find_digits(framed_from, work, truth_box[3] - truth_box[1], timer)
+        found = self.find_digits(framed_from, work, timer)
         read = self.read_digits(framed_from, found)
         timer.lap("classifier")
         if not read:
@@ -234,11 +243,11 @@ class Predictor:
         coverage = float((ink.values[::4, ::4] > STROKE_LEVEL * ink.full).mean())  # every 16th pixel
         return COVERED if coverage > self.post_processing.max_ink_coverage else None
 
-    def find_digits(self, ink: WorkingInk, work: WorkingCopy, ink_height: int, timer: Timer) -> list[FoundDigit]:
-        """Stage 1: the detector's boxes on the working copy of the ink (`ink_height` input pixels
-        tall), parts of one digit grouped, and each digit's own ink framed as MNIST frames a digit."""
+    def find_digits(self, ink: WorkingInk, work: WorkingCopy, timer: Timer) -> list[FoundDigit]:
+        """Stage 1: the detector's boxes on the working copy of the ink, parts of one digit
+        grouped, and each digit's own ink framed as MNIST frames a digit."""
         canvas, placement = letterbox(work.ink, canvas_size=self.detector.config.canvas_size)
-        canvas, grown = mnist_like_strokes(canvas, ink_height / work.factor * placement.scale)
+        canvas, grown = mnist_like_strokes(canvas, ink.height * placement.scale)
         found = detect(self.detector, normalise(canvas).to(self.device), score_threshold=DETECTION_THRESHOLD,
                        prune_proposals=True)[0].to("cpu")
         if grown:  # thickened strokes widen every box by as much: take it back

@@ -29,10 +29,11 @@ from benchmarks.synthetic import (
     place,
 )
 from mnist_demo.constants import DIGIT_BOX_SIZE, IMAGE_SIZE
-from mnist_demo.data import DigitSet
-from mnist_demo.inference import Box, Prediction, Predictor
+from mnist_demo.data import DigitSet, ink_mask
+from mnist_demo.frames import working_copy_of
+from mnist_demo.inference import Box, Prediction, Predictor, WorkingInk
 from mnist_demo.metrics import paired_box_iou
-from mnist_demo.preprocessing import ink_box
+from mnist_demo.preprocessing import ink_box, mask_box, to_ink
 
 SEED = 0
 # The product's targets, per kind of input; a kind that misses its target fails here.
@@ -164,6 +165,33 @@ def test_blank_input_gives_no_label_and_says_why(predictor: Predictor, blank: di
     result = predictor.predict(blank)
     assert result.label is None and result.box is None
     assert result.message and "blank" in result.message
+
+
+def fine_pen_photo(digit: np.ndarray, seed: int) -> tuple[Image.Image, Box]:
+    """A digit 200 px tall written with a 3-px pen, photographed: faint shading and specks spread
+    the ink rule's box over the whole picture."""
+    ink, box = place(pen_drawing(digit, 200, 3), (750, 1000), (0.3, 0.6))
+    return as_photo(ink, np.random.default_rng(seed)), box
+
+
+def test_on_a_photo_the_ink_height_is_the_solid_inks(predictor: Predictor, test_digits: DigitSet) -> None:
+    """The detector's strokes are brought to MNIST's width for the digits' height, measured on the
+    solid ink: the ink rule's box of a photo is as tall as the picture. (A 3-px pen's faintest
+    ends are not solid ink: the height measured is a little short of the digit's.)"""
+    photo, (_, y0, _, y1) = fine_pen_photo(test_digits.images[4].numpy(), seed=4)
+    ink = to_ink(photo)
+    work = working_copy_of(ink, mask_box(ink_mask(ink.values)))
+    assert work.ink.size[1] == 750  # the photo's noise: the whole picture is "ink"
+    assert 0.75 * (y1 - y0) <= WorkingInk.of(work).height * work.factor <= y1 - y0
+
+
+@pytest.mark.parametrize("index", [4, 20, 38])  # before, read as "1", as no digit, and as "7"
+def test_reads_a_digit_written_with_a_fine_pen_on_a_photo(predictor: Predictor, test_digits: DigitSet,
+                                                          index: int) -> None:
+    """Strokes thickened for a digit as tall as the picture closed a 4's arms into one bar and a
+    2's loop into a blot."""
+    photo, _ = fine_pen_photo(test_digits.images[index].numpy(), seed=index)
+    assert predictor.predict(photo).number == str(int(test_digits.labels[index]))
 
 
 # ---------------------------------------------------------------------------- (b, d) accuracy
