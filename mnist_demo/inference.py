@@ -342,7 +342,7 @@ class Predictor:
         (PostProcessing.read_neighbours_together)."""
         order = sorted(range(len(digits)), key=lambda index: digits[index].box[0] + digits[index].box[2])
         pairs = [(a, b) for a, b in itertools.pairwise(order) if not refused[a] and not refused[b]
-                 and touching(digits[a].box, digits[b].box)]
+                 and touching(digits[a].box, digits[b].box, self.post_processing)]
         if not pairs:
             return digits, probabilities, refused
         height, width = ink.values.shape

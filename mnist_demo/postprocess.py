@@ -24,15 +24,20 @@ class PostProcessing:
     # Ink on more than this share of the picture is not writing on paper (and the polarity rule,
     # which takes the border for background, no longer holds): "ink covers most of the picture".
     max_ink_coverage: float = 0.5
-    # group_parts: two detections whose boxes touch are parts of one digit when together they are no
-    # wider than this times their height (a digit is about as wide as tall at most)...
+    # group_parts: two detections are parts of one digit when they share this share of the narrower
+    # one's width (a bar above a stroke, a tail found twice)...
+    part_overlap_share: float = 0.5
+    # ...or when their boxes touch (`touching`: within `touch_margin` of the larger box's size) and
+    # together they are no wider than this times their height (a digit is about as wide as tall at most)...
     max_digit_aspect: float = 1.1
+    touch_margin: float = 0.05
     # ...and the shorter is less than this share of the taller: the loop and the stem of a split 2
     # differ in height, two digits written side by side on a line do not.
     part_height_share: float = 0.6
     # neighbours_strokes: a stroke lying at least this share inside another digit's box, and less
-    # than half inside this digit's own, is the neighbour's, even where the two boxes overlap.
+    # than `own_stroke_share` inside this digit's own, is the neighbour's, even where the two boxes overlap.
     neighbour_stroke_share: float = 0.9
+    own_stroke_share: float = 0.5
     # follow_strokes: the classifier reads the ink inside the digit's box grown by this share each
     # side, and further, by `follow_step` of its size at a time, where ink crosses the edge.
     box_margin: float = 0.1
@@ -66,19 +71,20 @@ def same_digit(first: Sequence[float], second: Sequence[float], config: PostProc
     side by side. (Boxes as plain numbers: a handful of them per input, where a tensor operation
     per comparison would cost more than the arithmetic.)"""
     (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = map(float, first), map(float, second)
-    if min(ax1, bx1) - max(ax0, bx0) >= 0.5 * max(min(ax1 - ax0, bx1 - bx0), 1e-6):
+    if min(ax1, bx1) - max(ax0, bx0) >= config.part_overlap_share * max(min(ax1 - ax0, bx1 - bx0), 1e-6):
         return True
     short, tall = sorted((ay1 - ay0, by1 - by0))
     if short >= config.part_height_share * tall:
         return False
     x0, y0, x1, y1 = union([first, second])
-    return touching(first, second) and x1 - x0 <= config.max_digit_aspect * (y1 - y0)
+    return touching(first, second, config) and x1 - x0 <= config.max_digit_aspect * (y1 - y0)
 
 
-def touching(first: Sequence[float], second: Sequence[float]) -> bool:
-    """Do two boxes touch or overlap, give or take 5% of the larger one's size?"""
+def touching(first: Sequence[float], second: Sequence[float], config: PostProcessing = POST_PROCESSING) -> bool:
+    """Do two boxes touch or overlap, give or take `touch_margin` of the larger one's size?"""
     (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = map(float, first), map(float, second)
-    grow_x, grow_y = 0.05 * max(ax1 - ax0, bx1 - bx0), 0.05 * max(ay1 - ay0, by1 - by0)
+    margin = config.touch_margin
+    grow_x, grow_y = margin * max(ax1 - ax0, bx1 - bx0), margin * max(ay1 - ay0, by1 - by0)
     return max(ax0, bx0) <= min(ax1, bx1) + grow_x and max(ay0, by0) <= min(ay1, by1) + grow_y
 
 
@@ -102,7 +108,8 @@ def group_parts(boxes: Sequence[Sequence[float]], config: PostProcessing = POST_
 def neighbours_strokes(strokes: np.ndarray, own: Box, others: list[Box],
                        config: PostProcessing = POST_PROCESSING) -> np.ndarray:
     """Where the strokes that belong to a neighbour are (bool, like `strokes`, scipy.ndimage.label's
-    connected ink): those nearly all inside another digit's box and less than half inside `own`.
+    connected ink): those nearly all inside another digit's box and less than half inside `own`
+    (`neighbour_stroke_share`, `own_stroke_share`).
     A detector box can reach over a neighbour (a 1's box over the end of the 7 beside it); its
     overlap with the neighbour's box is only blanked for the strokes that are the neighbour's."""
     count = int(strokes.max()) + 1
@@ -113,7 +120,7 @@ def neighbours_strokes(strokes: np.ndarray, own: Box, others: list[Box],
         return np.bincount(strokes[y0:y1, x0:x1].ravel(), minlength=count) / sizes
 
     theirs = ((np.max([share_in(box) for box in others], axis=0) >= config.neighbour_stroke_share)
-              & (share_in(own) < 0.5))
+              & (share_in(own) < config.own_stroke_share))
     theirs[0] = False  # label 0 is the paper
     return theirs[strokes]
 

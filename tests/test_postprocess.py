@@ -40,6 +40,16 @@ def test_parts_of_one_digit_are_one_digit() -> None:
     assert not same_digit((0.0, 0, 60, 100), (70.0, 0, 130, 100))  # apart
 
 
+def test_same_digit_reads_its_thresholds_from_the_config() -> None:
+    """The shared width and the touching margin are the config's, not the code's."""
+    first, twice = (0.0, 0, 40, 100), (10.0, 0, 50, 100)  # one stroke found twice: they share 30 of 40 px
+    assert same_digit(first, twice)
+    assert not same_digit(first, twice, dataclasses.replace(POST_PROCESSING, part_overlap_share=0.8))
+    corner, stem = (0.0, 0, 40, 55), (41.5, 0, 70, 100)  # 1.5 px apart: within 5% of the wider's 40 px
+    assert same_digit(corner, stem)
+    assert not same_digit(corner, stem, dataclasses.replace(POST_PROCESSING, touch_margin=0.01))
+
+
 def test_group_parts_reads_a_split_two_as_one_digit() -> None:
     """What group_parts fixes: the detector found a 2's loop and its foot apart (two boxes), which
     would read as two digits; grouped, they are one, and a third digit beside them stays apart."""
