@@ -163,10 +163,10 @@ class WorkingInk:
 
     @property
     def height(self) -> int:
-        """How tall the solid ink is, in working pixels: the height of the digits' strokes are
-        brought to the detector's MNIST width for. (On a photo the ink rule's box of the whole
-        picture is no measure of it: faint shading and specks stretch it to the picture's edges,
-        and strokes were thickened as for a digit as tall as the picture.)"""
+        """How tall the solid ink is, in working pixels: the digits' height, for which the
+        detector's strokes are brought to MNIST's width. (The ink rule's box is no measure of it
+        on a photo: faint shading and specks stretch that box to the picture's edges, and strokes
+        were thickened as for a digit as tall as the picture.)"""
         box = mask_box(self.solid)
         return 0 if box is None else box[3] - box[1]
 

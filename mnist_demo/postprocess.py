@@ -24,8 +24,8 @@ class PostProcessing:
     # Ink on more than this share of the picture is not writing on paper (and the polarity rule,
     # which takes the border for background, no longer holds): "ink covers most of the picture".
     max_ink_coverage: float = 0.5
-    # group_parts: two detections are parts of one digit when they share this share of the narrower
-    # one's width (a bar above a stroke, a tail found twice)...
+    # group_parts: two detections are parts of one digit when they overlap by at least this share of
+    # the narrower one's width (a bar above a stroke, a tail found twice)...
     part_overlap_share: float = 0.5
     # ...or when their boxes touch (`touching`: within `touch_margin` of the larger box's size) and
     # together they are no wider than this times their height (a digit is about as wide as tall at most)...
