@@ -166,8 +166,9 @@ class WorkingInk:
         """How tall the solid ink is, in working pixels: the digits' height, for which the
         detector's strokes are brought to MNIST's width. (The ink rule's box is no measure of it
         on a photo: faint shading and specks stretch that box to the picture's edges, and strokes
-        were thickened as for a digit as tall as the picture.)"""
-        box = mask_box(self.solid)
+        were thickened as for a digit as tall as the picture.) Where no ink is solid (faint
+        strokes only), the ink rule's box is all there is."""
+        box = mask_box(self.solid) or mask_box(ink_mask(self.values))
         return 0 if box is None else box[3] - box[1]
 
     @cached_property

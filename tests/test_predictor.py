@@ -185,6 +185,13 @@ def test_on_a_photo_the_ink_height_is_the_solid_inks(predictor: Predictor, test_
     assert 0.75 * (y1 - y0) <= WorkingInk.of(work).height * work.factor <= y1 - y0
 
 
+def test_without_solid_ink_the_ink_height_is_the_ink_rules() -> None:
+    """Faint strokes alone (none half dark) still give a height to thicken them for."""
+    values = np.zeros((300, 400), dtype=np.float32)
+    values[50:250, 100:103] = 0.3  # a faint 1, 200 px tall
+    assert WorkingInk(values, np.zeros_like(values, dtype=bool), clean=False).height == 200
+
+
 @pytest.mark.parametrize("index", [4, 20, 38])  # before, read as "1", as no digit, and as "7"
 def test_reads_a_digit_written_with_a_fine_pen_on_a_photo(predictor: Predictor, test_digits: DigitSet,
                                                           index: int) -> None:
