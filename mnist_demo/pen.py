@@ -131,10 +131,11 @@ def pen_drawing(digit: np.ndarray, size: int, pen_width: float) -> np.ndarray:
     margin = pen_width / 2 + 2
     scale = (size - pen_width) / max(np.ptp(points, axis=0).max(), 1)  # output px per skeleton px
     shape = restroked(depth, skeleton, pen_width / 2 / scale)  # never empty: it holds half the skeleton
-    fitted = size / np.ptp(ink_corners(shape), axis=0).max()
+    corners = ink_corners(shape)
+    fitted = size / np.ptp(corners, axis=0).max()
     if fitted < scale:  # a blot reaches further than the pen's lines: the digit is drawn smaller, to fit
         scale, shape = fitted, restroked(depth, skeleton, pen_width / 2 / fitted)
-    corners = ink_corners(shape)
+        corners = ink_corners(shape)
     low, high = np.minimum(points.min(axis=0), corners[0]), np.maximum(points.max(axis=0), corners[1])
     points = (points - low) * scale + margin
     segments = list(points[segments])  # (2, 2) each: one pen segment per pair of 8-connected pixels
