@@ -20,6 +20,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -28,8 +29,10 @@ from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_demo.constants import IMAGE_SIZE
-from mnist_demo.data import DigitSet
+from mnist_demo.data import DigitSet, ink_mask
+from mnist_demo.inference import WorkingInk
 from mnist_demo.pen import draw_pen, pen_drawing, smooth_path
+from mnist_demo.postprocess import POST_PROCESSING
 from mnist_demo.views import mnist_view
 
 NOT_A_DIGIT = 10  # the classifier's extra class
@@ -262,17 +265,17 @@ REDRAWN_SIZE = (40, 200)
 REDRAWN_PEN = (1 / 40, 1 / 6)
 
 
-class _Drawn(torch.utils.data.Dataset):
-    """Item i: the 28x28 MNIST view (float, or None without ink) of `draw(*arguments[i])`."""
+class _Made(torch.utils.data.Dataset):
+    """Item i: `make(*arguments[i])`."""
 
-    def __init__(self, draw: Callable[..., np.ndarray], arguments: list[tuple]) -> None:
-        self.draw, self.arguments = draw, arguments
+    def __init__(self, make: Callable[..., Any], arguments: list[tuple]) -> None:
+        self.make, self.arguments = make, arguments
 
     def __len__(self) -> int:
         return len(self.arguments)
 
-    def __getitem__(self, index: int) -> np.ndarray | None:
-        return whole_view(self.draw(*self.arguments[index]))
+    def __getitem__(self, index: int) -> Any:
+        return self.make(*self.arguments[index])
 
 
 def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
@@ -292,11 +295,81 @@ def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
 
 def drawn_views(draw: Callable[..., np.ndarray], arguments: list[tuple]) -> list[np.ndarray | None]:
     """The 28x28 float views (None: no ink) of `draw(*item)` for each item of `arguments`, drawn
-    on every core by torch's DataLoader workers, in order. `draw` is a module-level function, so
-    that workers started by spawn (macOS, Windows) can unpickle it."""
-    workers = min(os.cpu_count() or 1, len(arguments) // 100)  # a few hundred are quicker drawn here
+    on every core (`made_on_every_core`). `draw` is a module-level function, so that workers
+    started by spawn (macOS, Windows) can unpickle it."""
+    return made_on_every_core(functools.partial(_view_of_drawing, draw), arguments)
+
+
+def _view_of_drawing(draw: Callable[..., np.ndarray], *arguments: Any) -> np.ndarray | None:
+    return whole_view(draw(*arguments))
+
+
+def made_on_every_core(make: Callable[..., Any], arguments: list[tuple]) -> list[Any]:
+    """`make(*item)` for each item of `arguments`, made by torch's DataLoader workers, in order."""
+    workers = min(os.cpu_count() or 1, len(arguments) // 100)  # a few hundred are quicker made here
     # in lists of 100 as they are (collate_fn=list): one tensor in shared memory per view costs as
     # much as drawing it
-    chunks = torch.utils.data.DataLoader(_Drawn(draw, arguments), batch_size=100, num_workers=workers,
+    chunks = torch.utils.data.DataLoader(_Made(make, arguments), batch_size=100, num_workers=workers,
                                          collate_fn=list)
-    return [view for chunk in chunks for view in chunk]
+    return [item for chunk in chunks for item in chunk]
+
+
+# MNIST digits redrawn with a pen three at a time, written close in a row (`pen_redrawn_in_rows`):
+# neighbours' ink boxes this share of the row's size apart (negative: they overlap), and each
+# side of a digit's box off its ink by up to this share of its width or height, as the
+# detector's boxes are
+ROW_GAP = (-0.1, 0.15)
+BOX_JITTER = 0.08
+ROW_LENGTH = 3
+
+
+def row_views(images: np.ndarray, sizes: list[int], pen: float, gaps: list[float], drops: list[int],
+              jitter: np.ndarray) -> list[np.ndarray | None]:
+    """MNIST digits (N, 28, 28 uint8) redrawn with one pen, each `sizes` px on its longest side,
+    written left to right with `gaps` px between neighbours' ink boxes and each bottom `drops` px
+    below the first's -> each one's 28x28 view as the app frames a digit of a number
+    (`inference.WorkingInk.frame`): from its box, off its ink by `jitter` (N, 4: shares of its
+    width or height, left, top, right, bottom), with the neighbours' boxes, as far off theirs,
+    blanked. The view keeps what of a neighbour's strokes reaches into the digit's box."""
+    patches = [pen_drawing(image, size, pen) for image, size in zip(images, sizes, strict=True)]
+    margin = int(max(sizes) * (BOX_JITTER + POST_PROCESSING.box_margin)) + 2
+    lefts = np.cumsum([0] + [patch.shape[1] + gap for patch, gap in zip(patches[:-1], gaps, strict=True)])
+    lefts = (lefts - lefts.min() + margin).astype(int)
+    bottoms = np.array(drops) - min(drops) + max(patch.shape[0] for patch in patches) + margin
+    canvas = np.zeros((int(bottoms.max()) + margin, int(max(lefts + [patch.shape[1] for patch in patches])) + margin),
+                      dtype=np.float32)
+    boxes = []
+    for patch, left, bottom, (dx0, dy0, dx1, dy1) in zip(patches, lefts, bottoms, jitter, strict=True):
+        height, width = patch.shape
+        region = canvas[bottom - height:bottom, left:left + width]
+        np.maximum(region, patch, out=region)
+        boxes.append((int(left - dx0 * width), int(bottom - height - dy0 * height),
+                      int(np.ceil(left + width + dx1 * width)), int(np.ceil(bottom + dy1 * height))))
+    ink = WorkingInk(canvas, ink_mask(canvas), clean=True)
+    views = []
+    for index, box in enumerate(boxes):
+        found = ink.frame(box, boxes[:index] + boxes[index + 1:], 0, 0.0, POST_PROCESSING)
+        views.append(None if found is None else found.view)
+    return views
+
+
+def pen_redrawn_in_rows(digits: DigitSet, count: int, seed: int) -> DigitSet:
+    """`count` of `digits` (chosen from `seed`) redrawn with a pen as `pen_redrawn` draws them,
+    ROW_LENGTH at a time written close in a row, as the 28x28 views the app makes of the digits
+    of a close-written number (`row_views`): neighbours from slightly overlapping to a few px
+    apart, so the ends of a neighbour's strokes reach into a digit's box and its view. The
+    classifier learns to read the digit and not the neighbour's ends."""
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(digits), size=min(count, len(digits)) // ROW_LENGTH * ROW_LENGTH, replace=False)
+    images = digits.images[chosen].numpy()
+    arguments = []  # (images, sizes, pen, gaps, drops, jitter) for row_views
+    for start in range(0, len(chosen), ROW_LENGTH):
+        size = int(rng.integers(*REDRAWN_SIZE))
+        pen = max(1.5, size * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN)))))
+        sizes = np.round(size * rng.uniform(0.85, 1.1, ROW_LENGTH)).astype(int).tolist()
+        gaps = np.round(size * rng.uniform(*ROW_GAP, ROW_LENGTH - 1)).astype(int).tolist()
+        drops = np.round(size * rng.uniform(-0.05, 0.05, ROW_LENGTH)).astype(int).tolist()
+        jitter = rng.uniform(-BOX_JITTER, BOX_JITTER, (ROW_LENGTH, 4))
+        arguments.append((images[start:start + ROW_LENGTH], sizes, pen, gaps, drops, jitter))
+    views = [view for row in made_on_every_core(row_views, arguments) for view in row]
+    return views_set(views, digits.labels[chosen].tolist())

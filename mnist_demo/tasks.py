@@ -15,7 +15,7 @@ from mnist_demo.augment import RowLayout, corrupt, random_affine, random_stroke_
 from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE
 from mnist_demo.data import DigitSet, MnistSplits, ink_mask, normalise, quantise, to_unit_float
 from mnist_demo.detection import detector_loss, make_targets
-from mnist_demo.drawn import TRAINING_SEED, VALIDATION_SEED, drawn_set, pen_redrawn
+from mnist_demo.drawn import TRAINING_SEED, VALIDATION_SEED, drawn_set, pen_redrawn, pen_redrawn_in_rows
 from mnist_demo.evaluation import EVALUATORS, choose_not_a_digit_threshold
 from mnist_demo.models import MODEL_CLASSES
 from mnist_demo.pendigits import mnist_aspects, pendigit_views, read_pendigits
@@ -133,11 +133,13 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
 # Pen-drawn inputs that join MNIST's digits for the classifier (drawn.py): things that are not
 # digits and digits in styles MNIST lacks, for training and for validation; and pendigits' training
 # lines, real writers' digits drawn as on the app's canvas (pendigits.py); and MNIST's training digits
-# redrawn with a pen, fine to marker-thick (drawn.pen_redrawn).
+# redrawn with a pen, fine to marker-thick, alone (drawn.pen_redrawn) and written close in rows, framed
+# as the app frames the digits of a number, neighbours' stroke ends and all (drawn.pen_redrawn_in_rows).
 DRAWN_TRAINING = (12_000, 6_000)
 DRAWN_VALIDATION = (1_500, 1_000)
 PENDIGITS_SEEDS = (0, 1)  # each training line drawn this many times, at other sizes, aspects and pens
-PEN_REDRAWN = 10_000  # 15,000 cost MNIST 0.1 point (99.58%) in a classifier-only run
+PEN_REDRAWN = 4_000  # 15,000 alone cost MNIST 0.1 point (99.58%) in a classifier-only run
+PEN_REDRAWN_IN_ROWS = 5_001
 
 
 def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, DigitSet]:
@@ -150,6 +152,9 @@ def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, Digi
     for seed in PENDIGITS_SEEDS:
         training = training.joined(pendigit_views(pen_written, aspects, seed))
     training = training.joined(pen_redrawn(splits.train, round(PEN_REDRAWN * scale), seed=TRAINING_SEED))
+    # other digits than the ones redrawn alone: a seed of its own
+    training = training.joined(pen_redrawn_in_rows(splits.train, round(PEN_REDRAWN_IN_ROWS * scale),
+                                                   seed=TRAINING_SEED + 100))
     return training, drawn_set(*sized[2:], seed=VALIDATION_SEED)
 
 

@@ -1,4 +1,5 @@
-"""MNIST's training digits redrawn with a pen (drawn.pen_redrawn), as the classifier trains on them."""
+"""MNIST's training digits redrawn with a pen, alone (drawn.pen_redrawn) and written close in rows
+(drawn.pen_redrawn_in_rows), as the classifier trains on them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from scipy import ndimage
 from benchmarks.pen_redrawn import answers
 from mnist_demo.constants import NOT_A_DIGIT
 from mnist_demo.data import DigitSet, normalise
-from mnist_demo.drawn import pen_redrawn
+from mnist_demo.drawn import pen_redrawn, pen_redrawn_in_rows, row_views, whole_view
 from mnist_demo.inference import Predictor
 from mnist_demo.pen import _thin, pen_drawing
 from mnist_demo.views import mnist_view, stroke_width
@@ -78,3 +79,27 @@ def test_the_pen_benchmark_reads_each_view_and_marks_refusals(sample_digits: Dig
     read = answers(predictor.classifier, redrawn, predictor.not_a_digit_threshold)
     assert read.shape == redrawn.labels.shape and (read == redrawn.labels).float().mean() >= 0.9
     assert (answers(predictor.classifier, redrawn, 0.0) == NOT_A_DIGIT).all()
+
+
+def test_digits_written_in_rows_keep_their_labels_as_views(sample_digits: DigitSet, predictor: Predictor) -> None:
+    """Rows of three: a view per digit, labelled as its source, the same for the same seed; the
+    committed classifier reads nearly all of them as their labels."""
+    rows = pen_redrawn_in_rows(sample_digits, 31, seed=0)
+    assert rows.images.shape == (30, 28, 28) and rows.images.dtype == torch.uint8  # whole rows only
+    assert torch.equal(rows.images, pen_redrawn_in_rows(sample_digits, 31, seed=0).images)
+    assert not torch.equal(rows.images, pen_redrawn_in_rows(sample_digits, 31, seed=1).images)
+    logits = predictor.classifier(normalise(rows.images.float() / 255)[:, None])
+    assert (logits[:, :NOT_A_DIGIT].argmax(dim=1) == rows.labels).float().mean() >= 0.9
+
+
+def test_a_row_view_holds_the_neighbours_ends_only_when_they_reach_into_the_box(sample_digits: DigitSet) -> None:
+    """A digit of a row is framed as the app frames a digit of a number: written far from its
+    neighbours, its view is the view of the digit alone; written into them, their strokes' ends
+    reach into its box, and into its view."""
+    images, size, pen = sample_digits.images[:3].numpy(), [120, 120, 120], 6.0
+    alone = whole_view(pen_drawing(images[1], 120, pen))
+    exact = np.zeros((3, 4))
+    apart = row_views(images, size, pen, [60, 60], [0, 0, 0], exact)
+    assert np.array_equal(apart[1], alone)
+    close = row_views(images, size, pen, [-15, -15], [0, 0, 0], exact)
+    assert not np.allclose(close[1], alone, atol=0.05)
