@@ -30,7 +30,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mnist_demo.constants import IMAGE_SIZE
 from mnist_demo.data import DigitSet, ink_mask
-from mnist_demo.frames import union
 from mnist_demo.inference import WorkingInk
 from mnist_demo.pen import draw_pen, pen_drawing, smooth_path
 from mnist_demo.postprocess import POST_PROCESSING
@@ -317,48 +316,39 @@ def made_on_every_core(make: Callable[..., Any], arguments: list[tuple]) -> list
 
 # MNIST digits redrawn with a pen three at a time, written close in a row (`pen_redrawn_in_rows`):
 # neighbours' ink boxes this share of the row's size apart (negative: they overlap), and each
-# side of a digit's box off its ink as the detector's boxes are: in shares of the digit's height,
-# left and right (BOX_OFF_X), top and bottom (BOX_OFF_Y). Measured on the committed detector's
-# boxes of close-written numbers of MNIST training digits: the sides lie 0.04 (+-0.045) of the
-# height out left and right, 0.02 (+-0.03) top and bottom; so a 1's box reaches over its
-# neighbour by as much as a wide digit's box does: a quarter of the 1's own width and more.
+# side of a digit's box off its ink by up to this share of its width or height, as the
+# detector's boxes are
 ROW_GAP = (-0.1, 0.15)
-BOX_OFF_X = (-0.02, 0.11)
-BOX_OFF_Y = (-0.03, 0.07)
+BOX_JITTER = 0.08
 ROW_LENGTH = 3
 
 
 def row_views(images: np.ndarray, sizes: list[int], pen: float, gaps: list[float], drops: list[int],
-              offsets: np.ndarray, pair: int) -> list[np.ndarray | None]:
+              jitter: np.ndarray) -> list[np.ndarray | None]:
     """MNIST digits (N, 28, 28 uint8) redrawn with one pen, each `sizes` px on its longest side,
     written left to right with `gaps` px between neighbours' ink boxes and each bottom `drops` px
     below the first's -> each one's 28x28 view as the app frames a digit of a number
-    (`inference.WorkingInk.frame`): from its box, off its ink by `offsets` (N, 4: shares of its
-    height, left, top, right, bottom; > 0 outwards), with the neighbours' boxes blanked. The view
-    keeps what of a neighbour's strokes reaches into the digit's box. Then one more view: the
-    digits `pair` and `pair + 1` framed as one, as the app frames two boxes it reads together
-    (parts grouped as one digit, neighbours read together)."""
+    (`inference.WorkingInk.frame`): from its box, off its ink by `jitter` (N, 4: shares of its
+    width or height, left, top, right, bottom), with the neighbours' boxes, as far off theirs,
+    blanked. The view keeps what of a neighbour's strokes reaches into the digit's box."""
     patches = [pen_drawing(image, size, pen) for image, size in zip(images, sizes, strict=True)]
-    margin = int(max(sizes) * (max(BOX_OFF_X[1], BOX_OFF_Y[1]) + POST_PROCESSING.box_margin)) + 2
+    margin = int(max(sizes) * (BOX_JITTER + POST_PROCESSING.box_margin)) + 2
     lefts = np.cumsum([0] + [patch.shape[1] + gap for patch, gap in zip(patches[:-1], gaps, strict=True)])
     lefts = (lefts - lefts.min() + margin).astype(int)
     bottoms = np.array(drops) - min(drops) + max(patch.shape[0] for patch in patches) + margin
     canvas = np.zeros((int(bottoms.max()) + margin, int(max(lefts + [patch.shape[1] for patch in patches])) + margin),
                       dtype=np.float32)
     boxes = []
-    for patch, left, bottom, (left_off, top_off, right_off, bottom_off) in zip(patches, lefts, bottoms, offsets,
-                                                                               strict=True):
+    for patch, left, bottom, (dx0, dy0, dx1, dy1) in zip(patches, lefts, bottoms, jitter, strict=True):
         height, width = patch.shape
         region = canvas[bottom - height:bottom, left:left + width]
         np.maximum(region, patch, out=region)
-        boxes.append((max(0, int(left - left_off * height)), max(0, int(bottom - height - top_off * height)),
-                      int(np.ceil(left + width + right_off * height)), int(np.ceil(bottom + bottom_off * height))))
+        boxes.append((int(left - dx0 * width), int(bottom - height - dy0 * height),
+                      int(np.ceil(left + width + dx1 * width)), int(np.ceil(bottom + dy1 * height))))
     ink = WorkingInk(canvas, ink_mask(canvas), clean=True)
-    framings = [(box, boxes[:index] + boxes[index + 1:]) for index, box in enumerate(boxes)]
-    framings.append((union(boxes[pair:pair + 2]), boxes[:pair] + boxes[pair + 2:]))
     views = []
-    for box, others in framings:
-        found = ink.frame(tuple(map(int, box)), others, 0, 0.0, POST_PROCESSING)
+    for index, box in enumerate(boxes):
+        found = ink.frame(box, boxes[:index] + boxes[index + 1:], 0, 0.0, POST_PROCESSING)
         views.append(None if found is None else found.view)
     return views
 
@@ -368,24 +358,18 @@ def pen_redrawn_in_rows(digits: DigitSet, count: int, seed: int) -> DigitSet:
     ROW_LENGTH at a time written close in a row, as the 28x28 views the app makes of the digits
     of a close-written number (`row_views`): neighbours from slightly overlapping to a few px
     apart, so the ends of a neighbour's strokes reach into a digit's box and its view. The
-    classifier learns to read the digit and not the neighbour's ends; and, from one pair of
-    neighbours per row framed as one, labelled NOT_A_DIGIT, that two digits are not one (a "14"
-    read as a 4 with a stroke beside it would keep the app from reading them apart)."""
+    classifier learns to read the digit and not the neighbour's ends."""
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(digits), size=min(count, len(digits)) // ROW_LENGTH * ROW_LENGTH, replace=False)
-    images, labels = digits.images[chosen].numpy(), digits.labels[chosen].tolist()
-    arguments = []  # (images, sizes, pen, gaps, drops, offsets, pair) for row_views
+    images = digits.images[chosen].numpy()
+    arguments = []  # (images, sizes, pen, gaps, drops, jitter) for row_views
     for start in range(0, len(chosen), ROW_LENGTH):
         size = int(rng.integers(*REDRAWN_SIZE))
         pen = max(1.5, size * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN)))))
         sizes = np.round(size * rng.uniform(0.85, 1.1, ROW_LENGTH)).astype(int).tolist()
         gaps = np.round(size * rng.uniform(*ROW_GAP, ROW_LENGTH - 1)).astype(int).tolist()
         drops = np.round(size * rng.uniform(-0.05, 0.05, ROW_LENGTH)).astype(int).tolist()
-        offsets = np.stack([rng.uniform(*BOX_OFF_X, ROW_LENGTH), rng.uniform(*BOX_OFF_Y, ROW_LENGTH),
-                            rng.uniform(*BOX_OFF_X, ROW_LENGTH), rng.uniform(*BOX_OFF_Y, ROW_LENGTH)], axis=1)
-        pair = int(rng.integers(ROW_LENGTH - 1))
-        arguments.append((images[start:start + ROW_LENGTH], sizes, pen, gaps, drops, offsets, pair))
+        jitter = rng.uniform(-BOX_JITTER, BOX_JITTER, (ROW_LENGTH, 4))
+        arguments.append((images[start:start + ROW_LENGTH], sizes, pen, gaps, drops, jitter))
     views = [view for row in made_on_every_core(row_views, arguments) for view in row]
-    row_labels = [label for start in range(0, len(labels), ROW_LENGTH)
-                  for label in (*labels[start:start + ROW_LENGTH], NOT_A_DIGIT)]
-    return views_set(views, row_labels)
+    return views_set(views, digits.labels[chosen].tolist())
