@@ -137,11 +137,11 @@ def test_a_one_grouped_with_its_neighbour_is_read_apart(predictor: Predictor, te
 
 def test_a_digit_found_as_two_is_read_as_one(predictor: Predictor, test_digits: DigitSet) -> None:
     """read_neighbours_together: the detector finds a few pen-drawn digits as two touching ones
-    (this 6 drawn with a fine pen, at two sizes, as "61": its loop and the end of its stem). Read
-    as one too, the classifier is surer of the whole than of either part, and much surer than of
-    the less sure one: one digit."""
+    (these drawn with a fine pen: a 0 at two sizes, as "62" and "61", and a 2 as "22"). Read as
+    one too, the classifier is surer of the whole than of either part, and much surer than of the
+    less sure one: one digit."""
     config = predictor.post_processing
-    for index, side in ((380, 180), (380, 240)):
+    for index, side in ((490, 180), (490, 240), (1345, 180)):
         drawn = pen_drawing(test_digits.images[index].numpy(), side, 3)
         sketch = as_sketchpad(write_number([drawn], 30, (CANVAS_SIZE[1], CANVAS_SIZE[0]))[0])
         try:
