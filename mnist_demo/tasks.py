@@ -139,7 +139,7 @@ DRAWN_TRAINING = (12_000, 6_000)
 DRAWN_VALIDATION = (1_500, 1_000)
 PENDIGITS_SEEDS = (0, 1)  # each training line drawn this many times, at other sizes, aspects and pens
 PEN_REDRAWN = 4_000  # 15,000 alone cost MNIST 0.1 point (99.58%) in a classifier-only run
-PEN_REDRAWN_IN_ROWS = 5_001
+PEN_REDRAWN_IN_ROWS = 5_001  # 1,667 rows of three (drawn.ROW_LENGTH)
 
 
 def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, DigitSet]:
