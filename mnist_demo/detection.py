@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
-from torchvision.ops import box_iou, generalized_box_iou_loss, nms
+from torchvision.ops import generalized_box_iou_loss, nms
 
-from mnist_demo.constants import NOT_A_DIGIT, NUM_CLASSES
 from mnist_demo.metrics import Detections, share_inside
 from mnist_demo.models import Detector, DetectorOutput, digit_frames
 
@@ -24,59 +23,12 @@ class DetectorTargets:
     boxes: torch.Tensor  # (O, 4) true boxes in canvas pixels
     labels: torch.Tensor  # (O,)
     proposals: list[torch.Tensor]  # per canvas (k, 4): the true boxes jittered, for the RoI classifier
-    # per canvas (m, 4): boxes that miss every digit, which the RoI classifier learns to call NOT_A_DIGIT
-    misses: list[torch.Tensor]
 
 
 def jitter_boxes(boxes: torch.Tensor, generator: torch.Generator, amount: float = 0.15) -> torch.Tensor:
     """Move and resize boxes by up to `amount` of their size, as the first stage's boxes will be off."""
     size = (boxes[:, 2:] - boxes[:, :2]).repeat(1, 2)
     return boxes + (torch.rand(boxes.shape, generator=generator) * 2 - 1) * amount * size
-
-
-# The second stage learns to refuse a proposal that misses every digit (as NOT_A_DIGIT): on
-# pen-drawn digits the first stage proposes a wide digit again further right (a 2 read "22"), an
-# 8's loops as two 0s, a 7's stem as a 1. This share of the canvases gets one such box, made
-# from one of its digits' boxes (`missing_box`).
-MISS_SHARE = 0.5
-# A made box is a miss only when it overlaps every digit's box by less than this IoU, and holds
-# less than `MISS_MOST_INSIDE` of any digit's box: a box around a whole 1 is not a miss however
-# far it reaches past it.
-MISS_IOU = 0.4
-MISS_MOST_INSIDE = 0.6
-# Only digits at least this wide (for their height) give parts of themselves as misses: a 1's
-# upper half, framed as a digit, still shows most of the 1.
-MISS_PART_ASPECT = 0.5
-
-
-def missing_box(boxes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """(0 or 1, 4): on MISS_SHARE of the canvases, a box made from one of the (K, 4) digit
-    `boxes` as the first stage misses digits: moved sideways by a third to two thirds of its
-    size, its top or bottom part, or a narrow upright strip of it; none where it would not miss
-    every digit (MISS_IOU, MISS_MOST_INSIDE)."""
-    draws = torch.rand(5, generator=generator).tolist()  # drawn for every canvas: the stream stays in step
-    chosen = int(torch.randint(max(len(boxes), 1), (1,), generator=generator))
-    if len(boxes) == 0 or draws[0] >= MISS_SHARE:
-        return boxes.new_zeros(0, 4)
-    x0, y0, x1, y1 = boxes[chosen].tolist()
-    width, height = x1 - x0, y1 - y0
-    kind = int(draws[1] * 3) if width >= MISS_PART_ASPECT * height else 0
-    if kind == 0:  # the digit proposed again beside itself
-        shift = (1 / 3 + draws[2] / 3) * max(width, MISS_PART_ASPECT * height) * (1 if draws[3] < 0.5 else -1)
-        scale = 0.7 + 0.4 * draws[4]
-        cx, cy = (x0 + x1) / 2 + shift, (y0 + y1) / 2
-        box = [cx - scale * width / 2, cy - scale * height / 2, cx + scale * width / 2, cy + scale * height / 2]
-    elif kind == 1:  # a loop or a bar: the top or the bottom of the digit
-        part = (0.35 + 0.2 * draws[2]) * height
-        box = [x0, y0, x1, y0 + part] if draws[3] < 0.5 else [x0, y1 - part, x1, y1]
-    else:  # a stem
-        strip = (0.15 + 0.2 * draws[2]) * width
-        left = x0 + draws[3] * (width - strip)
-        box = [left, y0, left + strip, y1]
-    made = torch.tensor([box], dtype=boxes.dtype)
-    if box_iou(made, boxes).max() >= MISS_IOU or share_inside(boxes, made).max() >= MISS_MOST_INSIDE:
-        return boxes.new_zeros(0, 4)
-    return made
 
 
 def make_targets(boxes: list[torch.Tensor], labels: list[torch.Tensor], grid: tuple[int, int], stride: int,
@@ -98,8 +50,7 @@ def make_targets(boxes: list[torch.Tensor], labels: list[torch.Tensor], grid: tu
     heatmap.scatter_reduce_(0, owner.view(-1, 1, 1).expand_as(bumps), bumps, "amax")
     centre_index = torch.stack([owner, cell[:, 1].long(), cell[:, 0].long()], dim=1)
     proposals = list(torch.split(jitter_boxes(all_boxes, generator), [len(b) for b in boxes]))
-    misses = [missing_box(canvas_boxes.float(), generator) for canvas_boxes in boxes]
-    return DetectorTargets(heatmap.unsqueeze(1), centre_index, all_boxes, torch.cat(labels), proposals, misses)
+    return DetectorTargets(heatmap.unsqueeze(1), centre_index, all_boxes, torch.cat(labels), proposals)
 
 
 def boxes_at(output: DetectorOutput, index: torch.Tensor, stride: int) -> torch.Tensor:
@@ -113,8 +64,7 @@ def boxes_at(output: DetectorOutput, index: torch.Tensor, stride: int) -> torch.
 
 def detector_loss(model: Detector, canvases: torch.Tensor, targets: DetectorTargets) -> torch.Tensor:
     """CenterNet's penalty-reduced focal loss on the heatmap, L1 + GIoU for the box decoded at
-    each centre cell, and cross-entropy for the class the second stage reads in each box (the
-    digit's, or NOT_A_DIGIT for the boxes that miss every digit), refined boxes for the digits'."""
+    each centre cell, and cross-entropy for the class the second stage reads in each box."""
     stride = model.config.stride
     output = model(canvases)
     probability = torch.sigmoid(output.centre_logits.float()).clamp(1e-4, 1 - 1e-4)
@@ -126,14 +76,8 @@ def detector_loss(model: Detector, canvases: torch.Tensor, targets: DetectorTarg
     predicted = boxes_at(output, targets.centre_index, stride)
     box_l1 = F.l1_loss(predicted, targets.boxes) / stride
     giou = generalized_box_iou_loss(predicted, targets.boxes, reduction="mean")
-    pairs = list(zip(targets.proposals, targets.misses, strict=True))
-    class_logits, refined = model.read_boxes(canvases, [torch.cat([digits, misses]) for digits, misses in pairs])
-    is_digit = torch.cat([torch.arange(len(digits) + len(misses)) < len(digits) for digits, misses in pairs])
-    is_digit = is_digit.to(class_logits.device)
-    classes = torch.full((len(is_digit),), NOT_A_DIGIT, dtype=targets.labels.dtype, device=class_logits.device)
-    classes[is_digit] = targets.labels
-    class_loss = F.cross_entropy(class_logits.float(), classes)
-    refined = refined[is_digit]
+    class_logits, refined = model.read_boxes(canvases, targets.proposals)
+    class_loss = F.cross_entropy(class_logits.float(), targets.labels)
     refined_giou = generalized_box_iou_loss(refined, targets.boxes, reduction="mean")
     # L1 in units of the frame's side: GIoU's pull fades as boxes get close, this one does not
     frames = digit_frames(torch.cat(targets.proposals))
@@ -165,10 +109,6 @@ DUPLICATE_IOU = 0.5
 # A proposal lying this much inside a more confident one is a part of that digit (a loop, a
 # stroke) proposed on its own: the predictor would read it as part of that digit anyway.
 NESTED_SHARE = 0.9
-# A proposal the second stage reads as NOT_A_DIGIT with this probability misses every digit and
-# goes (detectors trained before it had no such class); a digit's score is its heatmap peak times
-# its class's probability among the digits.
-MISSES_EVERY_DIGIT = 0.5
 
 
 def not_duplicated(boxes: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -211,17 +151,13 @@ def detect(model: Detector, canvases: torch.Tensor, score_threshold: float = 0.3
     if not any(len(p.boxes) for p in proposals):
         return proposals
     class_logits, refined = model.read_boxes(canvases, [p.boxes for p in proposals])
-    chances = torch.softmax(class_logits.float(), dim=1)
-    digits = chances[:, :NUM_CLASSES]
-    best, labels = (digits / digits.sum(dim=1, keepdim=True)).max(dim=1)
-    missed = chances[:, NUM_CLASSES:].sum(dim=1) >= MISSES_EVERY_DIGIT  # none where the stage reads digits only
+    best, labels = torch.softmax(class_logits.float(), dim=1).max(dim=1)
     results, start = [], 0
     for proposal in proposals:
         end = start + len(proposal.boxes)
-        read = torch.arange(start, end)[~missed[start:end]]
-        boxes, scores = refined[read], proposal.scores[read - start] * best[read]
+        boxes, scores = refined[start:end], proposal.scores * best[start:end]
         keep = not_duplicated(boxes, scores)
-        results.append(Detections(boxes=boxes[keep], labels=labels[read][keep], scores=scores[keep]))
+        results.append(Detections(boxes=boxes[keep], labels=labels[start:end][keep], scores=scores[keep]))
         start = end
     return results
 

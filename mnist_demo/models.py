@@ -20,6 +20,7 @@ from mnist_demo.constants import (
     IMAGE_SIZE,
     MNIST_MEAN,
     MNIST_STD,
+    NOT_A_DIGIT,
     NUM_CLASSES,
 )
 
@@ -133,8 +134,7 @@ class DetectorConfig:
     stride: int = DETECTOR_STRIDE
     widths: tuple[int, int, int, int] = (16, 32, 64, 64)
     roi_widths: tuple[int, int, int] = (32, 64, 128)
-    # the ten digits, then NOT_A_DIGIT: a proposal that misses every digit (detection.missing_box)
-    num_classes: int = NUM_CLASSES + 1
+    num_classes: int = NUM_CLASSES
 
 
 @dataclass(frozen=True)
@@ -203,13 +203,12 @@ class Detector(nn.Module):
     def start_from(self, classifier: Classifier) -> None:
         """Start the second stage from a trained classifier: it reads the same MNIST-framed 28x28
         digits, so the detector only has to learn its crops and corruptions, not digits anew.
-        (Its head's rows for the detector's classes: the digits, and NOT_A_DIGIT where the detector
-        has it, which the classifier learnt on letters and scribbles.)"""
+        (Only the digits' rows of its head: the detector's boxes hold digits, never NOT_A_DIGIT.)"""
         self.roi_features.load_state_dict(classifier.features.state_dict())
-        head, classes = classifier.head[1], self.config.num_classes
+        head = classifier.head[1]
         with torch.no_grad():
-            self.roi_class_head.weight.copy_(head.weight[:classes])
-            self.roi_class_head.bias.copy_(head.bias[:classes])
+            self.roi_class_head.weight.copy_(head.weight[:NOT_A_DIGIT])
+            self.roi_class_head.bias.copy_(head.bias[:NOT_A_DIGIT])
 
     def read_boxes(self, canvases: torch.Tensor, boxes: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Second stage: for the digits in `boxes` (one (k, 4) tensor per canvas), class logits
