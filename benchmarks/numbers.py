@@ -4,8 +4,9 @@ of each length 1 to 6 per spacing, each digit used once per spacing. Prints the 
 read exactly, per spacing, per length and overall, and the share found with as many digits as
 written (`count_accuracy`: whether a number's digits were found, however they were read), and the
 share whose every digit, written alone at its place, size and pen, is read right
-(`alone_accuracy`: what finding and framing the digits perfectly could reach), and where the
-numbers read wrong went wrong (`wrong_by_stage`, `wrong_stage`).
+(`alone_accuracy`: what finding and framing the digits perfectly could reach) with how each digit
+written alone came out (`alone_digits`: right, found as several digits, not found, misread), and
+where the numbers read wrong went wrong (`wrong_by_stage`, `wrong_stage`).
 
 - wide: 100-200 px tall, pens of a twentieth to an eighth of that, 8-40 px apart, bottoms on one
   level line (as this benchmark always wrote them: the same seed gives the same numbers).
@@ -213,6 +214,20 @@ def written_numbers(digits: DigitSet, spacing: str, per_length: int, seed: int) 
     return close_numbers(digits, spacing, per_length, seed)
 
 
+# How a digit written alone came out (`alone_outcome`), counted over all digits in `alone_digits`
+ALONE_OUTCOMES = ("right", "several", "none", "misread")
+
+
+def alone_outcome(label: str, number: str) -> str:
+    """How a digit `label`, written alone, was read as `number`: right, found as several digits
+    (one digit proposed twice, or in parts), none found (or refused), or misread."""
+    if number == label:
+        return "right"
+    if len(number) > 1:
+        return "several"
+    return "misread" if number else "none"
+
+
 # Where a number read wrong went wrong (`wrong_stage`), in the order of Predictor.predict's stages
 STAGES = ("boxes", "grouped", "refused", "read_apart_or_together", "misread")
 
@@ -259,14 +274,18 @@ def main() -> None:
         read = {length: 0 for length in LENGTHS}
         counted = 0  # numbers found with as many digits as written: finding, before reading
         alone = 0  # numbers whose every digit, written alone, is read right: what separation could reach
+        alone_digits = dict.fromkeys(ALONE_OUTCOMES, 0)
         failures = []
         stages = dict.fromkeys(STAGES, 0)
         for written in written_numbers(digits, spacing, args.per_length, args.seed):
             number = predictor.predict(as_sketchpad(written.ink)).number
             read[len(written.truth)] += number == written.truth
             counted += len(number) == len(written.truth)
-            alone += all(predictor.predict(as_sketchpad(written.alone(index))).number == label
-                         for index, label in enumerate(written.truth))
+            outcomes = [alone_outcome(label, predictor.predict(as_sketchpad(written.alone(index))).number)
+                        for index, label in enumerate(written.truth)]
+            alone += all(outcome == "right" for outcome in outcomes)
+            for outcome in outcomes:
+                alone_digits[outcome] += 1
             if number != written.truth:
                 stages[wrong_stage(predictor, written, number)] += 1
                 if len(failures) < REPORTED_FAILURES:
@@ -276,6 +295,7 @@ def main() -> None:
             "by_length": {str(length): round(count / args.per_length, 4) for length, count in read.items()},
             "count_accuracy": round(counted / total, 4),
             "alone_accuracy": round(alone / total, 4),
+            "alone_digits": alone_digits,
             "wrong_by_stage": stages,
             "first_failures": failures, "seconds": round(time.perf_counter() - started, 1),
         }

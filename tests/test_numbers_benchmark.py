@@ -115,3 +115,10 @@ def test_a_wrong_count_is_traced_to_the_stage_that_made_it(test_digits: DigitSet
     assert number == "72"
     assert numbers.wrong_stage(predictor, WrittenNumber("7", ink, boxes[:1], own[:1]), number) == "boxes"
     assert numbers.wrong_stage(predictor, WrittenNumber("72", ink, boxes, own), "73") == "misread"
+
+
+@pytest.mark.parametrize("label, number, outcome", [
+    ("5", "5", "right"), ("5", "55", "several"), ("8", "00", "several"), ("2", "", "none"), ("9", "4", "misread"),
+])
+def test_a_digit_written_alone_is_right_several_none_or_misread(label: str, number: str, outcome: str) -> None:
+    assert numbers.alone_outcome(label, number) == outcome
