@@ -30,9 +30,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mnist_demo.constants import IMAGE_SIZE
 from mnist_demo.data import DigitSet, ink_mask
-from mnist_demo.inference import WorkingInk
 from mnist_demo.pen import draw_pen, pen_drawing, smooth_path
-from mnist_demo.postprocess import POST_PROCESSING
+from mnist_demo.postprocess import POST_PROCESSING, WorkingInk
 from mnist_demo.views import mnist_view
 
 NOT_A_DIGIT = 10  # the classifier's extra class
@@ -330,7 +329,7 @@ def row_views(images: np.ndarray, sizes: list[int], pen: float, gaps: list[float
     """MNIST digits (N, 28, 28 uint8) redrawn with one pen, each `sizes` px on its longest side,
     written left to right with `gaps` px between neighbours' ink boxes and each bottom `drops` px
     below the first's -> each one's 28x28 view as the app frames a digit of a number
-    (`inference.WorkingInk.frame`): from its box, off its ink by `jitter` (N, 4: shares of its
+    (`postprocess.WorkingInk.frame`): from its box, off its ink by `jitter` (N, 4: shares of its
     width or height, left, top, right, bottom), with the neighbours' boxes, as far off theirs,
     blanked. The view keeps what of a neighbour's strokes reaches into the digit's box."""
     patches = [pen_drawing(image, size, pen) for image, size in zip(images, sizes, strict=True)]

@@ -11,13 +11,10 @@ import dataclasses
 import itertools
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import ndimage
-from torch.nn import functional as F
 
 from mnist_demo.checkpoints import load_checkpoint
 from mnist_demo.constants import DETECTION_THRESHOLD, IMAGE_SIZE, NOT_A_DIGIT, NUM_CLASSES
@@ -28,9 +25,7 @@ from mnist_demo.frames import (
     Box,
     WorkingCopy,
     box_on_input,
-    overlapping,
     round_box,
-    snap_to_ink,
     union,
     working_copy_of,
 )
@@ -38,18 +33,17 @@ from mnist_demo.metrics import Detections, dice_and_iou, paired_box_iou
 from mnist_demo.models import Detector
 from mnist_demo.postprocess import (
     POST_PROCESSING,
+    FoundDigit,
     PostProcessing,
-    follow_strokes,
+    WorkingInk,
     group_parts,
     join_refused_parts,
-    keep_own_ink,
-    neighbours_strokes,
     touching,
 )
 from mnist_demo.preprocessing import ImageSource, Ink, mask_box, to_ink
 from mnist_demo.segmentation import segment
 from mnist_demo.serving import Network, OnnxDetector, serve
-from mnist_demo.views import STROKE_LEVEL, letterbox, mnist_like_strokes, mnist_view
+from mnist_demo.views import STROKE_LEVEL, letterbox, mnist_like_strokes
 
 BLANK = "No digit found: the picture is blank."
 NOTHING_STANDS_OUT = ("No digit found: nothing on the picture stands out from its background as pen strokes "
@@ -123,72 +117,6 @@ class Timer:
         now = time.perf_counter()
         self.spent[name] = round((now - self._start) * 1000, 2)
         self._start = now
-
-
-def solid_ink(ink: Ink) -> np.ndarray:
-    """Where the ink is, as bool: every inked pixel of a drawing; on photos only solid ink, with
-    single specks opened away, so that they cannot stretch a box."""
-    if ink.clean:
-        return ink_mask(ink.values)
-    solid = torch.from_numpy((ink.values >= 0.5).astype(np.float32))[None, None]
-    return F.max_pool2d(-F.max_pool2d(-solid, 3, 1, 1), 3, 1, 1)[0, 0].numpy() > 0
-
-
-@dataclass(frozen=True)
-class FoundDigit:
-    """A digit the detector found (its parts grouped), in the working copy's pixels, framed as
-    the classifier will read it."""
-
-    box: Box  # the union of its parts' detector boxes
-    detector_label: int  # the most confident part's
-    detector_score: float
-    view: np.ndarray  # (28, 28) float32, the MNIST view of its own ink
-    ink_box: Box | None  # its own ink's box (the ink rule) in the region read
-    solid_box: Box | None  # its own solid ink's box there (photos only: specks left out)
-    parts: tuple[Box, ...] = ()  # its parts' boxes, when the detector found it in several (group_parts)
-
-
-@dataclass(frozen=True)
-class WorkingInk:
-    """The working copy's ink as digits are framed from it: its values, its solid ink, and (only
-    when asked for: where boxes overlap, or a part is refused) its connected strokes."""
-
-    values: np.ndarray
-    solid: np.ndarray
-    clean: bool
-
-    @classmethod
-    def of(cls, work: WorkingCopy) -> WorkingInk:
-        return cls(work.ink.values, solid_ink(work.ink), work.ink.clean)
-
-    @property
-    def height(self) -> int:
-        """How tall the solid ink is, in working pixels: the digits' height, for which the
-        detector's strokes are brought to MNIST's width. (The ink rule's box is no measure of it
-        on a photo: faint shading and specks stretch that box to the picture's edges, and strokes
-        were thickened as for a digit as tall as the picture.) Where no ink is solid (faint
-        strokes only), the ink rule's box is all there is."""
-        box = mask_box(self.solid) or mask_box(ink_mask(self.values))
-        return 0 if box is None else box[3] - box[1]
-
-    @cached_property
-    def strokes(self) -> np.ndarray:
-        """The solid ink's connected strokes (scipy.ndimage.label), labelled 1, 2, ...; 0 is paper."""
-        return ndimage.label(self.solid)[0]
-
-    def frame(self, box: Box, others: list[Box], label: int, score: float,
-              config: PostProcessing) -> FoundDigit | None:
-        """The digit in `box` framed from its own ink (its neighbours' boxes `others` and, where
-        boxes overlap, their strokes left out), or None when there is no ink to read."""
-        theirs = neighbours_strokes(self.strokes, box, others, config) if overlapping([box, *others]) else None
-        own_values = keep_own_ink(self.values, box, others, theirs)
-        own_solid = keep_own_ink(self.solid, box, others, theirs)
-        region = follow_strokes(own_solid, box, config)
-        view = mnist_view(own_values, region)
-        if view is None:
-            return None
-        return FoundDigit(box, label, score, view, snap_to_ink(own_values, region),
-                          None if self.clean else snap_to_ink(own_solid, region))
 
 
 def unzipped(kept: list[tuple[FoundDigit, list[float], bool]]
