@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -275,7 +276,7 @@ def main() -> None:
         read = {length: 0 for length in LENGTHS}
         counted = 0  # numbers found with as many digits as written: finding, before reading
         alone = 0  # numbers whose every digit, written alone, is read right: what separation could reach
-        alone_digits = dict.fromkeys(ALONE_OUTCOMES, 0)
+        alone_digits = Counter(dict.fromkeys(ALONE_OUTCOMES, 0))  # every outcome listed, in this order
         failures = []
         stages = dict.fromkeys(STAGES, 0)
         for written in written_numbers(digits, spacing, args.per_length, args.seed):
@@ -285,8 +286,7 @@ def main() -> None:
             outcomes = [alone_outcome(label, predictor.predict(as_sketchpad(written.alone(index))).number)
                         for index, label in enumerate(written.truth)]
             alone += all(outcome == "right" for outcome in outcomes)
-            for outcome in outcomes:
-                alone_digits[outcome] += 1
+            alone_digits.update(outcomes)
             if number != written.truth:
                 stages[wrong_stage(predictor, written, number)] += 1
                 if len(failures) < REPORTED_FAILURES:
@@ -296,7 +296,7 @@ def main() -> None:
             "by_length": {str(length): round(count / args.per_length, 4) for length, count in read.items()},
             "count_accuracy": round(counted / total, 4),
             "alone_accuracy": round(alone / total, 4),
-            "alone_digits": alone_digits,
+            "alone_digits": dict(alone_digits),
             "wrong_by_stage": stages,
             "first_failures": failures, "seconds": round(time.perf_counter() - started, 1),
         }
