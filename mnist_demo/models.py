@@ -52,7 +52,7 @@ class UniformDropout(nn.Module):
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    widths: tuple[int, int, int] = (16, 64, 128)
+    widths: tuple[int, int, int] = (32, 64, 128)
     dropout: float = 0.3
     num_classes: int = NUM_CLASSES + 1  # the ten digits, then NOT_A_DIGIT
     # An input whose NOT_A_DIGIT probability reaches this is not read as a digit; chosen after
@@ -133,7 +133,7 @@ class DetectorConfig:
     canvas_size: int = CANVAS_SIZE
     stride: int = DETECTOR_STRIDE
     widths: tuple[int, int, int, int] = (16, 32, 64, 64)
-    roi_widths: tuple[int, int, int] = (16, 64, 128)
+    roi_widths: tuple[int, int, int] = (32, 64, 128)
     num_classes: int = NUM_CLASSES
 
 
