@@ -30,8 +30,8 @@ from benchmarks.synthetic import (
 )
 from mnist_demo.constants import DIGIT_BOX_SIZE, IMAGE_SIZE
 from mnist_demo.data import DigitSet, ink_mask
-from mnist_demo.frames import working_copy_of
-from mnist_demo.inference import Box, Prediction, Predictor
+from mnist_demo.frames import Box, working_copy_of
+from mnist_demo.inference import Prediction, Predictor
 from mnist_demo.metrics import paired_box_iou
 from mnist_demo.postprocess import WorkingInk
 from mnist_demo.preprocessing import ink_box, mask_box, to_ink
