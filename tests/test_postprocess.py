@@ -25,7 +25,9 @@ from mnist_demo.postprocess import (
     keep_own_ink,
     neighbours_strokes,
     same_digit,
+    solid_ink,
 )
+from mnist_demo.preprocessing import Ink
 from mnist_demo.ui import CANVAS_SIZE
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -151,6 +153,20 @@ def test_a_digit_found_as_two_is_read_as_one(predictor: Predictor, test_digits: 
             predictor.post_processing = config
         assert len(without) == 2, (index, without)
         assert predictor.predict(sketch).number == str(int(test_digits.labels[index])), index
+
+
+def test_solid_ink_opens_specks_away_and_keeps_strokes_at_the_edge() -> None:
+    """On a photo a speck of dark pixels is not a stroke, but a stroke 2 px wide along the
+    picture's edge is, as much as one inside it."""
+    values = np.zeros((40, 40), dtype=np.float32)
+    values[10:12, 20:22] = 1.0  # a 2x2 speck
+    values[5:35, 0:2] = 0.9  # a stroke 2 px wide on the left edge
+    values[5:35, 30:33] = 0.6  # a stroke 3 px wide inside
+    solid = solid_ink(Ink(values, clean=False))
+    assert not solid[10:12, 20:22].any()
+    assert solid[5:35, 0:2].all() and solid[5:35, 30:33].all()
+    assert solid.sum() == 30 * 2 + 30 * 3
+    assert np.array_equal(solid_ink(Ink(values, clean=True)), values > 0)  # a drawing keeps every pixel
 
 
 def test_the_detector_card_records_the_config_the_predictor_uses() -> None:
