@@ -252,7 +252,7 @@ def wrong_stage(predictor: Predictor, written: WrittenNumber, number: str) -> st
         return "boxes"
     if len(found) != count:
         return "grouped"
-    if any(predictor.classify(found)[1]):
+    if any(digit.refused for digit in predictor.classify(found)):
         return "refused"
     return "read_apart_or_together"
 

@@ -119,10 +119,18 @@ class Timer:
         self._start = now
 
 
-def unzipped(kept: list[tuple[FoundDigit, list[float], bool]]
-             ) -> tuple[list[FoundDigit], list[list[float]], list[bool]]:
-    """(digit, probabilities, refused) triples -> the three index-aligned lists the reading stage passes on."""
-    return [digit for digit, _, _ in kept], [chances for _, chances, _ in kept], [no for _, _, no in kept]
+@dataclass(frozen=True)
+class Classified:
+    """A digit found, as the classifier read it; what the reading stage's rules pass on."""
+
+    found: FoundDigit
+    probabilities: list[float]  # its 10 digit probabilities
+    refused: bool  # taken for not a digit
+
+    @property
+    def confidence(self) -> float:
+        """How sure the classifier is of its digit; a refusal counts as no confidence."""
+        return 0.0 if self.refused else max(self.probabilities)
 
 
 class Predictor:
@@ -198,113 +206,121 @@ class Predictor:
         timer.lap("crop")
         return digits
 
-    def classify(self, digits: list[FoundDigit]) -> tuple[list[list[float]], list[bool]]:
+    def classify(self, digits: list[FoundDigit]) -> list[Classified]:
         """The classifier on every digit's view: its 10 digit probabilities, and whether it takes
         it for not a digit."""
         batch = normalise(torch.from_numpy(np.stack([digit.view for digit in digits])))[:, None]
         chances = torch.softmax(self.classifier(batch.to(self.device)).float(), dim=1).cpu()  # (K, 11)
         digit_chances = chances[:, :NOT_A_DIGIT] / chances[:, :NOT_A_DIGIT].sum(dim=1, keepdim=True)
-        return digit_chances.tolist(), (chances[:, NOT_A_DIGIT] >= self.not_a_digit_threshold).tolist()
+        refused = (chances[:, NOT_A_DIGIT] >= self.not_a_digit_threshold).tolist()
+        return [Classified(digit, probabilities, no)
+                for digit, probabilities, no in zip(digits, digit_chances.tolist(), refused, strict=True)]
 
-    def read_digits(self, ink: WorkingInk, digits: list[FoundDigit]) -> list[tuple[FoundDigit, list[float]]]:
-        """Stage 2: the classifier on every digit's view; the digits and their 10 probabilities,
-        less those it takes for not a digit. The classifier also settles what geometry grouped or
-        split: a digit grouped from parts stays in parts when it is surer of each part
-        (PostProcessing.read_parts_apart), and a part it refuses that shares a stroke with a digit
-        it read (the short arm of a tick beside its long one, read as a 1) is read again with
-        that digit, as one: what they make together decides (PostProcessing.join_refused_parts)."""
+    def read_digits(self, ink: WorkingInk, digits: list[FoundDigit]) -> list[Classified]:
+        """Stage 2: the classifier on every digit's view; the digits it reads as digits, with their
+        10 probabilities. The classifier also settles what geometry grouped or split: a digit
+        grouped from parts stays in parts when it is surer of each part
+        (PostProcessing.read_parts_apart), two touching digits become one when it is surer of the
+        whole (PostProcessing.read_neighbours_together), and a part it refuses that shares a stroke
+        with a digit it read (the short arm of a tick beside its long one, read as a 1) is read
+        again with that digit, as one: what they make together decides
+        (PostProcessing.join_refused_parts)."""
         if not digits:
             return []
-        probabilities, refused = self.classify(digits)
+        read = self.classify(digits)
         if self.post_processing.read_parts_apart:
-            digits, probabilities, refused = self.read_parts_apart(ink, digits, probabilities, refused)
+            read = self.read_parts_apart(ink, read)
         if self.post_processing.read_neighbours_together:
-            digits, probabilities, refused = self.read_neighbours_together(ink, digits, probabilities, refused)
-        boxes = [digit.box for digit in digits]
-        joins = join_refused_parts(ink.strokes, boxes, refused) if self.post_processing.join_refused_parts else {}
-        if joins:
-            height, width = ink.values.shape
-            read = {index: boxes[index] for index, no in enumerate(refused) if not no}
-            read |= {index: round_box(union([boxes[index]] + [boxes[part] for part in parts]), width, height)
-                     for index, parts in joins.items()}
-            for index in joins:
-                joined = ink.frame(read[index], [box for other, box in read.items() if other != index],
-                                   digits[index].detector_label, digits[index].detector_score, self.post_processing)
-                if joined is not None:
-                    digits[index] = joined
-                    (probabilities[index],), (refused[index],) = self.classify([joined])
-        return [(digit, chances) for digit, chances, no in zip(digits, probabilities, refused, strict=True) if not no]
+            read = self.read_neighbours_together(ink, read)
+        if self.post_processing.join_refused_parts:
+            read = self.join_refused_parts(ink, read)
+        return [digit for digit in read if not digit.refused]
 
-    def read_parts_apart(self, ink: WorkingInk, digits: list[FoundDigit], probabilities: list[list[float]],
-                         refused: list[bool]) -> tuple[list[FoundDigit], list[list[float]], list[bool]]:
+    def read_parts_apart(self, ink: WorkingInk, read: list[Classified]) -> list[Classified]:
         """A digit grouped from parts (group_parts) is read with each part apart too, and stays in
-        parts when the classifier is surer of every part than of the whole (a refusal counts as
-        no confidence): a 1 whose narrow box overlaps the next digit's by half is grouped with it
-        as if it were a stroke of it found twice (PostProcessing.read_parts_apart)."""
-        kept: list[tuple[FoundDigit, list[float], bool]] = []
-        for index, digit in enumerate(digits):
-            whole = (digit, probabilities[index], refused[index])
-            if not digit.parts:
+        parts when the classifier is surer of every part than of the whole: a 1 whose narrow box
+        overlaps the next digit's by half is grouped with it as if it were a stroke of it found
+        twice (PostProcessing.read_parts_apart)."""
+        kept: list[Classified] = []
+        for whole in read:
+            parts = whole.found.parts
+            if not parts:
                 kept.append(whole)
                 continue
-            others = [other.box for other in digits if other is not digit]
-            apart = [ink.frame(part, others + list(digit.parts[:number] + digit.parts[number + 1:]),
-                               digit.detector_label, digit.detector_score, self.post_processing)
-                     for number, part in enumerate(digit.parts)]
+            others = [other.found.box for other in read if other is not whole]
+            apart = [ink.frame(part, others + list(parts[:number] + parts[number + 1:]),
+                               whole.found.detector_label, whole.found.detector_score, self.post_processing)
+                     for number, part in enumerate(parts)]
             if any(part is None for part in apart):
                 kept.append(whole)
                 continue
-            part_probabilities, part_refused = self.classify(apart)
-            surest = 0.0 if refused[index] else max(probabilities[index])
-            if all(not no and max(chances) > surest for chances, no in zip(part_probabilities, part_refused,
-                                                                           strict=True)):
-                kept += zip(apart, part_probabilities, part_refused, strict=True)
+            apart_read = self.classify(apart)
+            if all(part.confidence > whole.confidence for part in apart_read):
+                kept += apart_read
             else:
                 kept.append(whole)
-        return unzipped(kept)
+        return kept
 
-    def read_neighbours_together(self, ink: WorkingInk, digits: list[FoundDigit], probabilities: list[list[float]],
-                                 refused: list[bool]) -> tuple[list[FoundDigit], list[list[float]], list[bool]]:
+    def read_neighbours_together(self, ink: WorkingInk, read: list[Classified]) -> list[Classified]:
         """Two neighbouring digits whose boxes touch are read as one too, and become one when the
         classifier is surer of the whole than of either part, and clearly surer than of the less
         sure one: a 9 whose loop and stem the detector found as "01", a 2 whose top it found as a 7
         (PostProcessing.read_neighbours_together)."""
-        order = sorted(range(len(digits)), key=lambda index: digits[index].box[0] + digits[index].box[2])
-        pairs = [(a, b) for a, b in itertools.pairwise(order) if not refused[a] and not refused[b]
-                 and touching(digits[a].box, digits[b].box, self.post_processing)]
+        order = sorted(read, key=lambda digit: digit.found.box[0] + digit.found.box[2])
+        pairs = [(a, b) for a, b in itertools.pairwise(order) if not a.refused and not b.refused
+                 and touching(a.found.box, b.found.box, self.post_processing)]
         if not pairs:
-            return digits, probabilities, refused
+            return read
         height, width = ink.values.shape
         framed = []  # ((a, b), the two framed as one digit)
         for a, b in pairs:
-            box = round_box(union([digits[a].box, digits[b].box]), width, height)
-            others = [digit.box for index, digit in enumerate(digits) if index not in (a, b)]
-            best = a if digits[a].detector_score >= digits[b].detector_score else b
-            whole = ink.frame(box, others, digits[best].detector_label, digits[best].detector_score,
-                              self.post_processing)
+            box = round_box(union([a.found.box, b.found.box]), width, height)
+            others = [other.found.box for other in read if other is not a and other is not b]
+            best = a.found if a.found.detector_score >= b.found.detector_score else b.found
+            whole = ink.frame(box, others, best.detector_label, best.detector_score, self.post_processing)
             if whole is not None:
                 framed.append(((a, b), whole))
         if not framed:
-            return digits, probabilities, refused
-        whole_probabilities, whole_refused = self.classify([whole for _, whole in framed])
-        merged: set[int] = set()
-        kept = list(zip(digits, probabilities, refused, strict=True))
-        for ((a, b), whole), chances, no in zip(framed, whole_probabilities, whole_refused, strict=True):
-            if no or a in merged or b in merged:
+            return read
+        merged: list[Classified] = []  # the parts read as one
+        joined: list[Classified] = []
+        for ((a, b), _), whole in zip(framed, self.classify([whole for _, whole in framed]), strict=True):
+            if whole.refused or any(part is a or part is b for part in merged):
                 continue
-            parts = (max(probabilities[a]), max(probabilities[b]))
-            if max(chances) > max(max(parts), min(parts) + self.post_processing.together_margin):
-                merged |= {a, b}
-                kept.append((whole, chances, no))
-        return unzipped([item for index, item in enumerate(kept) if index not in merged])
+            parts = (a.confidence, b.confidence)
+            if whole.confidence > max(max(parts), min(parts) + self.post_processing.together_margin):
+                merged += [a, b]
+                joined.append(whole)
+        return [digit for digit in read if not any(digit is part for part in merged)] + joined
+
+    def join_refused_parts(self, ink: WorkingInk, read: list[Classified]) -> list[Classified]:
+        """A part the classifier refuses that shares strokes with a digit it read is read again
+        with that digit, as one (postprocess.join_refused_parts; PostProcessing.join_refused_parts)."""
+        boxes = [digit.found.box for digit in read]
+        joins = join_refused_parts(ink.strokes, boxes, [digit.refused for digit in read])
+        if not joins:
+            return read
+        height, width = ink.values.shape
+        kept = {index: boxes[index] for index, digit in enumerate(read) if not digit.refused}
+        kept |= {index: round_box(union([boxes[index]] + [boxes[part] for part in parts]), width, height)
+                 for index, parts in joins.items()}
+        read = list(read)
+        for index in joins:
+            digit = read[index].found
+            joined = ink.frame(kept[index], [box for other, box in kept.items() if other != index],
+                               digit.detector_label, digit.detector_score, self.post_processing)
+            if joined is not None:
+                read[index] = self.classify([joined])[0]
+        return read
 
     def assemble(self, ink: Ink, inked: np.ndarray, truth_box: Box, work: WorkingCopy,
-                 read: list[tuple[FoundDigit, list[float]]], mask: np.ndarray, timer: Timer) -> Prediction:
+                 read: list[Classified], mask: np.ndarray, timer: Timer) -> Prediction:
         """Stage 4: every digit's boxes and readouts in the input's pixels, left to right; the
         readouts compare the U-Net's mask with the thresholded picture, on the picture's pixels."""
         width, height = ink.size
         readings = []
-        for digit, probabilities in read:
+        for classified in read:
+            digit, probabilities = classified.found, classified.probabilities
             detector_box = round_box(work.to_input(digit.box), width, height)
             digit_truth = box_on_input(work, digit.ink_box, inked)
             # on a drawing the solid ink is the ink rule's mask itself, so the box is the ground truth's
