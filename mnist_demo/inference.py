@@ -119,7 +119,7 @@ class Timer:
         self._start = now
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: two reads of one view are two
 class Classified:
     """A digit found, as the classifier read it; what the reading stage's rules pass on."""
 
@@ -275,23 +275,23 @@ class Predictor:
         framed = []  # ((a, b), the two framed as one digit)
         for a, b in pairs:
             box = round_box(union([a.found.box, b.found.box]), width, height)
-            others = [other.found.box for other in read if other is not a and other is not b]
+            others = [other.found.box for other in read if other not in (a, b)]
             best = a.found if a.found.detector_score >= b.found.detector_score else b.found
             whole = ink.frame(box, others, best.detector_label, best.detector_score, self.post_processing)
             if whole is not None:
                 framed.append(((a, b), whole))
         if not framed:
             return read
-        merged: list[Classified] = []  # the parts read as one
+        merged: set[Classified] = set()  # the parts read as one
         joined: list[Classified] = []
         for ((a, b), _), whole in zip(framed, self.classify([whole for _, whole in framed]), strict=True):
-            if whole.refused or any(part is a or part is b for part in merged):
+            if whole.refused or a in merged or b in merged:
                 continue
             parts = (a.confidence, b.confidence)
             if whole.confidence > max(max(parts), min(parts) + self.post_processing.together_margin):
-                merged += [a, b]
+                merged |= {a, b}
                 joined.append(whole)
-        return [digit for digit in read if not any(digit is part for part in merged)] + joined
+        return [digit for digit in read if digit not in merged] + joined
 
     def join_refused_parts(self, ink: WorkingInk, read: list[Classified]) -> list[Classified]:
         """A part the classifier refuses that shares strokes with a digit it read is read again
