@@ -6,7 +6,10 @@ written (`count_accuracy`: whether a number's digits were found, however they we
 share whose every digit, written alone at its place, size and pen, is read right
 (`alone_accuracy`: what finding and framing the digits perfectly could reach) with how each digit
 written alone came out (`alone_digits`: right, found as several digits, not found, misread), and
-where the numbers read wrong went wrong (`wrong_by_stage`, `wrong_stage`).
+where the numbers read wrong went wrong (`wrong_by_stage`, `wrong_stage`). `in_context` splits
+the numbers by both readings: `lost` read wrong though every digit alone is read right (what the
+neighbours cost: finding, grouping, framing), `both_wrong` read wrong with a digit that is read
+wrong alone too (the digit itself), `saved` read right though a digit alone is not.
 
 - wide: 100-200 px tall, pens of a twentieth to an eighth of that, 8-40 px apart, bottoms on one
   level line (as this benchmark always wrote them: the same seed gives the same numbers).
@@ -230,6 +233,18 @@ def alone_outcome(label: str, number: str) -> str:
     return "misread" if number else "none"
 
 
+# A number read in context against its digits read alone (`context_outcome`), counted in `in_context`
+CONTEXT_OUTCOMES = ("both_right", "lost", "both_wrong", "saved")
+
+
+def context_outcome(read_right: bool, alone_right: bool) -> str:
+    """How a number came out against its digits written alone (`alone_right`: every one read
+    right): both right, lost among its neighbours, wrong both ways, or saved by them."""
+    if read_right:
+        return "both_right" if alone_right else "saved"
+    return "lost" if alone_right else "both_wrong"
+
+
 # Where a number read wrong went wrong (`wrong_stage`), in the order of Predictor.predict's stages
 STAGES = ("boxes", "grouped", "refused", "read_apart_or_together", "misread")
 
@@ -277,6 +292,7 @@ def main() -> None:
         counted = 0  # numbers found with as many digits as written: finding, before reading
         alone = 0  # numbers whose every digit, written alone, is read right: what separation could reach
         alone_digits = Counter(dict.fromkeys(ALONE_OUTCOMES, 0))  # every outcome listed, in this order
+        in_context = Counter(dict.fromkeys(CONTEXT_OUTCOMES, 0))
         failures = []
         stages = dict.fromkeys(STAGES, 0)
         for written in written_numbers(digits, spacing, args.per_length, args.seed):
@@ -287,6 +303,7 @@ def main() -> None:
                         for index, label in enumerate(written.truth)]
             alone += all(outcome == "right" for outcome in outcomes)
             alone_digits.update(outcomes)
+            in_context[context_outcome(number == written.truth, all(outcome == "right" for outcome in outcomes))] += 1
             if number != written.truth:
                 stages[wrong_stage(predictor, written, number)] += 1
                 if len(failures) < REPORTED_FAILURES:
@@ -297,6 +314,7 @@ def main() -> None:
             "count_accuracy": round(counted / total, 4),
             "alone_accuracy": round(alone / total, 4),
             "alone_digits": dict(alone_digits),
+            "in_context": {outcome: in_context[outcome] for outcome in CONTEXT_OUTCOMES[1:]},
             "wrong_by_stage": stages,
             "first_failures": failures, "seconds": round(time.perf_counter() - started, 1),
         }

@@ -122,3 +122,11 @@ def test_a_wrong_count_is_traced_to_the_stage_that_made_it(test_digits: DigitSet
 ])
 def test_a_digit_written_alone_is_right_several_none_or_misread(label: str, number: str, outcome: str) -> None:
     assert numbers.alone_outcome(label, number) == outcome
+
+
+@pytest.mark.parametrize("read_right, alone_right, outcome", [
+    (True, True, "both_right"), (False, True, "lost"), (False, False, "both_wrong"), (True, False, "saved"),
+])
+def test_a_number_in_context_is_lost_saved_or_as_its_digits_alone(read_right: bool, alone_right: bool,
+                                                                  outcome: str) -> None:
+    assert numbers.context_outcome(read_right, alone_right) == outcome
