@@ -43,8 +43,9 @@ from benchmarks.common import environment, write_result
 from benchmarks.synthetic import Box, as_sketchpad, pen_drawing, write_number
 from mnist_demo.data import DigitSet, ink_mask, load_digits, resolve_data_dir
 from mnist_demo.frames import working_copy_of
-from mnist_demo.inference import Predictor, Timer, load_predictor
+from mnist_demo.inference import Predictor, load_predictor
 from mnist_demo.postprocess import WorkingInk
+from mnist_demo.prediction import Timer
 from mnist_demo.preprocessing import mask_box, to_ink
 from mnist_demo.ui import CANVAS_SIZE
 

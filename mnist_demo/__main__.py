@@ -10,7 +10,8 @@ from mnist_demo.checkpoints import CheckpointError
 from mnist_demo.data import DataUnavailableError, resolve_data_dir
 from mnist_demo.devices import pick_device
 from mnist_demo.evaluation import evaluate_weights
-from mnist_demo.inference import Prediction, load_predictor
+from mnist_demo.inference import load_predictor
+from mnist_demo.prediction import Prediction
 from mnist_demo.preprocessing import InputError
 
 

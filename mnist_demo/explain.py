@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from mnist_demo.constants import IMAGE_SIZE, NUM_CLASSES
 from mnist_demo.data import normalise
-from mnist_demo.inference import Prediction
+from mnist_demo.prediction import Prediction
 from mnist_demo.preprocessing import ImageSource, Ink, mask_box, to_ink
 
 # Occlusion: a square of this many view pixels (about two MNIST strokes wide) is blanked at every

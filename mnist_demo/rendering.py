@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from mnist_demo.inference import Prediction
+from mnist_demo.prediction import Prediction
 from mnist_demo.preprocessing import ImageSource, array_to_grey, mask_box, open_image
 
 MASK_COLOUR = (249, 115, 22)  # orange

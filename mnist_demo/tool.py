@@ -9,7 +9,8 @@ from collections.abc import Callable
 import gradio as gr
 from gradio.data_classes import FileData
 
-from mnist_demo.inference import Prediction, Predictor
+from mnist_demo.inference import Predictor
+from mnist_demo.prediction import Prediction
 from mnist_demo.preprocessing import InputError, open_image
 
 

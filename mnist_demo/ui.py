@@ -16,7 +16,8 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 from mnist_demo.explain import HOW_IT_WORKS, explain_prediction, explanation_picture
-from mnist_demo.inference import BLANK, Prediction, Predictor
+from mnist_demo.inference import BLANK, Predictor
+from mnist_demo.prediction import Prediction
 from mnist_demo.preprocessing import ImageSource, InputError, open_image
 from mnist_demo.rendering import display_image, enlarge_digits, render_overlay
 from mnist_demo.tool import make_reader

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from benchmarks.hostile import CASES, Case
-from mnist_demo.inference import Prediction, Predictor
+from mnist_demo.inference import Predictor
+from mnist_demo.prediction import Prediction
 from mnist_demo.preprocessing import InputError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

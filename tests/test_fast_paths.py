@@ -16,8 +16,9 @@ from mnist_demo.data import DigitSet, normalise, to_unit_float
 from mnist_demo.detection import detect
 from mnist_demo.evaluation import fixed_canvases
 from mnist_demo.frames import working_copy, working_factor
-from mnist_demo.inference import Prediction, Predictor, load_predictor
+from mnist_demo.inference import Predictor, load_predictor
 from mnist_demo.metrics import paired_box_iou
+from mnist_demo.prediction import Prediction
 from mnist_demo.preprocessing import Ink, ink_box
 from mnist_demo.serving import OnnxDetector, OnnxNetwork, for_inference, serve
 

@@ -31,9 +31,10 @@ from benchmarks.synthetic import (
 from mnist_demo.constants import DIGIT_BOX_SIZE, IMAGE_SIZE
 from mnist_demo.data import DigitSet, ink_mask
 from mnist_demo.frames import Box, working_copy_of
-from mnist_demo.inference import Prediction, Predictor
+from mnist_demo.inference import Predictor
 from mnist_demo.metrics import paired_box_iou
 from mnist_demo.postprocess import WorkingInk
+from mnist_demo.prediction import Prediction
 from mnist_demo.preprocessing import ink_box, mask_box, to_ink
 
 SEED = 0
