@@ -1,5 +1,5 @@
 """How well the classifier reads MNIST's test digits redrawn with a pen: the generator its training
-digits are redrawn with (`drawn.pen_redrawn`: 40-200 px, a pen of a fortieth to a sixth of that),
+digits are redrawn with (`redrawn.pen_redrawn`: 40-200 px, a pen of a fortieth to a sixth of that),
 applied to test digits, each framed as the app frames a digit (`views.mnist_view`). The same
 digits as MNIST scanned them are read as `python -m mnist_demo evaluate` reads them, for the gap.
 
@@ -19,9 +19,9 @@ import torch
 from benchmarks.common import environment, write_result
 from mnist_demo.constants import NOT_A_DIGIT
 from mnist_demo.data import DigitSet, load_digits, normalise, resolve_data_dir, to_unit_float
-from mnist_demo.drawn import pen_redrawn
 from mnist_demo.evaluation import reading, run_in_chunks
 from mnist_demo.inference import load_predictor
+from mnist_demo.redrawn import pen_redrawn
 
 REPORTED_CONFUSIONS = 10
 

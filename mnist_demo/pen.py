@@ -1,8 +1,8 @@
 """Drawing with a round pen: smooth paths through a few points, and strokes rendered as ink.
 
-Used to make training inputs that MNIST lacks (`drawn.py`): things that are not digits, digits
-in other styles, and MNIST's own digits redrawn with a pen from fine to marker-thick
-(`pen_drawing`); and, in the tests and benchmarks, inputs as people draw them.
+Used to make training inputs that MNIST lacks: things that are not digits and digits in other
+styles (`drawn.py`), and MNIST's own digits redrawn with a pen from fine to marker-thick
+(`pen_drawing`, `redrawn.py`); and, in the tests and benchmarks, inputs as people draw them.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The models do the reading; these few rules remain because they measurably still 
 (`python -m benchmarks.numbers --spacing close` with and without each; tests/test_postprocess.py
 shows what each one fixes). The config used is recorded on the detector's card when it is trained,
 and the predictor reads it from there. The classifier's training rows are framed by the same
-`WorkingInk.frame` (drawn.pen_redrawn_in_rows).
+`WorkingInk.frame` (redrawn.pen_redrawn_in_rows).
 """
 
 from __future__ import annotations

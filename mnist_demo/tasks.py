@@ -15,13 +15,14 @@ from mnist_demo.augment import RowLayout, corrupt, random_affine, random_stroke_
 from mnist_demo.constants import CANVAS_SIZE, DETECTOR_STRIDE
 from mnist_demo.data import DigitSet, MnistSplits, ink_mask, normalise, quantise, to_unit_float
 from mnist_demo.detection import detector_loss, make_targets
-from mnist_demo.drawn import TRAINING_SEED, VALIDATION_SEED, drawn_set, pen_redrawn, pen_redrawn_in_rows
+from mnist_demo.drawn import TRAINING_SEED, VALIDATION_SEED, drawn_set
 from mnist_demo.evaluation import EVALUATORS, choose_not_a_digit_threshold
 from mnist_demo.models import MODEL_CLASSES
 from mnist_demo.pendigits import mnist_aspects, pendigit_views, read_pendigits
 from mnist_demo.pictures import enlarged_digits, photographed
 from mnist_demo.postprocess import POST_PROCESSING
 from mnist_demo.preprocessing import to_ink
+from mnist_demo.redrawn import pen_redrawn, pen_redrawn_in_rows
 from mnist_demo.segmentation import grid_view, soft_ink_logits, thresholds_on_picture
 
 
@@ -133,13 +134,13 @@ def detector_batch_maker(recipe: CanvasRecipe) -> Callable[[DigitSet, torch.Tens
 # Pen-drawn inputs that join MNIST's digits for the classifier (drawn.py): things that are not
 # digits and digits in styles MNIST lacks, for training and for validation; and pendigits' training
 # lines, real writers' digits drawn as on the app's canvas (pendigits.py); and MNIST's training digits
-# redrawn with a pen, fine to marker-thick, alone (drawn.pen_redrawn) and written close in rows, framed
-# as the app frames the digits of a number, neighbours' stroke ends and all (drawn.pen_redrawn_in_rows).
+# redrawn with a pen, fine to marker-thick, alone (redrawn.pen_redrawn) and written close in rows, framed
+# as the app frames the digits of a number, neighbours' stroke ends and all (redrawn.pen_redrawn_in_rows).
 DRAWN_TRAINING = (12_000, 6_000)
 DRAWN_VALIDATION = (1_500, 1_000)
 PENDIGITS_SEEDS = (0, 1)  # each training line drawn this many times, at other sizes, aspects and pens
 PEN_REDRAWN = 4_000  # 15,000 alone cost MNIST 0.1 point (99.58%) in a classifier-only run
-PEN_REDRAWN_IN_ROWS = 5_001  # 1,667 rows of three (drawn.ROW_LENGTH)
+PEN_REDRAWN_IN_ROWS = 5_001  # 1,667 rows of three (redrawn.ROW_LENGTH)
 
 
 def classifier_extras(splits: MnistSplits, scale: float) -> tuple[DigitSet, DigitSet]:

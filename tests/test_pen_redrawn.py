@@ -1,5 +1,5 @@
-"""MNIST's training digits redrawn with a pen, alone (drawn.pen_redrawn) and written close in rows
-(drawn.pen_redrawn_in_rows), as the classifier trains on them."""
+"""MNIST's training digits redrawn with a pen, alone (redrawn.pen_redrawn) and written close in rows
+(redrawn.pen_redrawn_in_rows), as the classifier trains on them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from scipy import ndimage
 from benchmarks.pen_redrawn import answers
 from mnist_demo.constants import NOT_A_DIGIT
 from mnist_demo.data import DigitSet, normalise
-from mnist_demo.drawn import pen_redrawn, pen_redrawn_in_rows, row_views, whole_view
+from mnist_demo.drawn import whole_view
 from mnist_demo.inference import Predictor
 from mnist_demo.pen import _thin, pen_drawing
+from mnist_demo.redrawn import pen_redrawn, pen_redrawn_in_rows, row_views
 from mnist_demo.views import mnist_view, stroke_width
 
 
