@@ -302,9 +302,10 @@ def main() -> None:
             counted += len(number) == len(written.truth)
             outcomes = [alone_outcome(label, predictor.predict(as_sketchpad(written.alone(index))).number)
                         for index, label in enumerate(written.truth)]
-            alone += all(outcome == "right" for outcome in outcomes)
+            alone_right = all(outcome == "right" for outcome in outcomes)
+            alone += alone_right
             alone_digits.update(outcomes)
-            in_context[context_outcome(number == written.truth, all(outcome == "right" for outcome in outcomes))] += 1
+            in_context[context_outcome(number == written.truth, alone_right)] += 1
             if number != written.truth:
                 stages[wrong_stage(predictor, written, number)] += 1
                 if len(failures) < REPORTED_FAILURES:
