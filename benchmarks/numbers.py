@@ -316,7 +316,7 @@ def main() -> None:
             "count_accuracy": round(counted / total, 4),
             "alone_accuracy": round(alone / total, 4),
             "alone_digits": dict(alone_digits),
-            "in_context": {outcome: in_context[outcome] for outcome in CONTEXT_OUTCOMES[1:]},
+            "in_context": {outcome: count for outcome, count in in_context.items() if outcome != "both_right"},
             "wrong_by_stage": stages,
             "first_failures": failures, "seconds": round(time.perf_counter() - started, 1),
         }

@@ -22,6 +22,11 @@ REDRAWN_SIZE = (40, 200)
 REDRAWN_PEN = (1 / 40, 1 / 6)
 
 
+def pen_width(size: int, rng: np.random.Generator) -> float:
+    """A pen for a digit `size` px on its longest side: REDRAWN_PEN of it (log-uniform), 1.5 px at least."""
+    return max(1.5, size * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN)))))
+
+
 def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
     """`count` of `digits` (chosen from `seed`) redrawn with a pen along their strokes
     (`pen.pen_drawing`) at a random size and pen width, as the 28x28 views the app makes of them.
@@ -32,10 +37,9 @@ def pen_redrawn(digits: DigitSet, count: int, seed: int) -> DigitSet:
     arguments = []  # (image, size, pen) for pen_drawing
     for image in digits.images[chosen].numpy():
         size = int(rng.integers(*REDRAWN_SIZE))
-        arguments.append((image, size, max(1.5, size * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN)))))))
+        arguments.append((image, size, pen_width(size, rng)))
     views = drawn_views(pen_drawing, arguments)
     return views_set(views, digits.labels[chosen].tolist())
-
 
 
 # MNIST digits redrawn with a pen three at a time, written close in a row (`pen_redrawn_in_rows`):
@@ -91,7 +95,7 @@ def pen_redrawn_in_rows(digits: DigitSet, count: int, seed: int) -> DigitSet:
     arguments = []  # (images, sizes, pen, gaps, drops, jitter) for row_views
     for start in range(0, len(chosen), ROW_LENGTH):
         size = int(rng.integers(*REDRAWN_SIZE))
-        pen = max(1.5, size * float(np.exp(rng.uniform(*np.log(REDRAWN_PEN)))))
+        pen = pen_width(size, rng)
         sizes = np.round(size * rng.uniform(0.85, 1.1, ROW_LENGTH)).astype(int).tolist()
         gaps = np.round(size * rng.uniform(*ROW_GAP, ROW_LENGTH - 1)).astype(int).tolist()
         drops = np.round(size * rng.uniform(-0.05, 0.05, ROW_LENGTH)).astype(int).tolist()
