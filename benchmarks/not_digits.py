@@ -23,10 +23,21 @@ from benchmarks.common import environment, write_result
 from benchmarks.hostile import NOT_DIGITS, not_a_digit_sketch
 from benchmarks.synthetic import SKETCHPAD_SIDE, as_sketchpad, place
 from mnist_demo.drawn import not_a_digit_drawing
-from mnist_demo.inference import load_predictor
+from mnist_demo.inference import Predictor, load_predictor
 
 SEED = 100  # none of drawn.py's TRAINING_SEED, VALIDATION_SEED, TEST_SEED
 REPORTED_READINGS = 10
+
+
+def read_not_digits(predictor: Predictor, count: int, seed: int) -> Counter[str]:
+    """How often each number is read from `count` drawn non-digits ("" for "no digit")."""
+    rng = np.random.default_rng(seed)
+    readings: Counter[str] = Counter()
+    for _ in range(count):
+        drawing = not_a_digit_drawing(rng, side=int(rng.integers(150, 600)))
+        ink, _ = place(drawing, (SKETCHPAD_SIDE, SKETCHPAD_SIDE), tuple(rng.random(2)))
+        readings[predictor.predict(as_sketchpad(ink)).number] += 1
+    return readings
 
 
 def main() -> None:
@@ -38,16 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     predictor = load_predictor(args.weights, device="cpu")
-    rng = np.random.default_rng(args.seed)
-    refused, readings = 0, Counter()
-    for _ in range(args.count):
-        drawing = not_a_digit_drawing(rng, side=int(rng.integers(150, 600)))
-        ink, _ = place(drawing, (SKETCHPAD_SIDE, SKETCHPAD_SIDE), tuple(rng.random(2)))
-        number = predictor.predict(as_sketchpad(ink)).number
-        if number:
-            readings[number] += 1
-        else:
-            refused += 1
+    readings = read_not_digits(predictor, args.count, args.seed)
+    refused = readings.pop("", 0)
     hand_made = {name: predictor.predict(not_a_digit_sketch(name)).number for name in NOT_DIGITS}
     write_result({
         "benchmark": "not_digits", **environment(), "count": args.count, "seed": args.seed,

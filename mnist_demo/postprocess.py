@@ -2,8 +2,8 @@
 and `WorkingInk.frame`, which frames each digit found from its own ink by them.
 
 The models do the reading; these few rules remain because they measurably still help
-(`python -m benchmarks.numbers --spacing close` with and without each; tests/test_postprocess.py
-shows what each one fixes). The config used is recorded on the detector's card when it is trained,
+(`python -m benchmarks.rules` turns each of `RULES` off in turn; tests/test_postprocess.py shows
+what each one fixes). The config used is recorded on the detector's card when it is trained,
 and the predictor reads it from there. The classifier's training rows are framed by the same
 `WorkingInk.frame` (redrawn.pen_redrawn_in_rows).
 """
@@ -11,8 +11,9 @@ and the predictor reads it from there. The classifier's training rows are framed
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -67,7 +68,21 @@ class PostProcessing:
     read_neighbours_together: bool = True
     together_margin: float = 0.05
 
+    def without(self, rule: str) -> PostProcessing:
+        """This config with one rule of `RULES` turned off (benchmarks.rules measures each)."""
+        return replace(self, **RULES[rule])
 
+
+# Every rule, and the fields that turn it off: no two boxes are `same_digit` (neither overlapping
+# nor touching is enough), no stroke is a neighbour's, no box grows further than `box_margin`.
+RULES: dict[str, dict[str, float | int | bool]] = {
+    "group_parts": {"part_overlap_share": math.inf, "max_digit_aspect": 0.0},
+    "neighbours_strokes": {"neighbour_stroke_share": math.inf},
+    "follow_strokes": {"follow_rounds": 0},
+    "join_refused_parts": {"join_refused_parts": False},
+    "read_parts_apart": {"read_parts_apart": False},
+    "read_neighbours_together": {"read_neighbours_together": False},
+}
 POST_PROCESSING = PostProcessing()
 
 

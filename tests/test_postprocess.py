@@ -18,6 +18,7 @@ from mnist_demo.drawn import SHAPES, drawn_strokes
 from mnist_demo.inference import Predictor
 from mnist_demo.postprocess import (
     POST_PROCESSING,
+    RULES,
     PostProcessing,
     follow_strokes,
     group_parts,
@@ -87,6 +88,29 @@ def test_follow_strokes_recovers_a_clipped_foot() -> None:
     assert follow_strokes(ink, box, none)[2] == 70
 
 
+def test_each_rule_can_be_turned_off() -> None:
+    """PostProcessing.without, which benchmarks.rules measures each rule with: off, group_parts
+    groups neither parts of different heights nor a stroke found twice, no stroke is a neighbour's,
+    a box grows by its margin only, and each reading rule is skipped. Every rule has a switch."""
+    loop, foot, first, twice = (0.0, 0, 50, 70), (30.0, 60, 80, 90), (0.0, 0, 40, 100), (10.0, 0, 50, 100)
+    for boxes in ([loop, foot], [first, twice]):
+        assert group_parts(boxes) == [[0, 1]]
+        assert group_parts(boxes, POST_PROCESSING.without("group_parts")) == [[0], [1]]
+    ink = np.zeros((100, 200), dtype=np.float32)
+    ink[10:15, 10:70] = ink[10:90, 60:70] = ink[10:90, 100:110] = 1.0  # a 7, and a 1 whose box reaches over it
+    strokes, seven, one = ndimage.label(ink > 0)[0], (10, 10, 70, 90), (65, 10, 112, 90)
+    assert neighbours_strokes(strokes, one, [seven]).any()
+    assert not neighbours_strokes(strokes, one, [seven], POST_PROCESSING.without("neighbours_strokes")).any()
+    stroke = np.zeros((120, 120), dtype=bool)
+    stroke[50:54, 0:120] = True  # runs right across the box
+    assert follow_strokes(stroke, (40, 40, 80, 80)) == (0, 36, 120, 84)
+    assert follow_strokes(stroke, (40, 40, 80, 80), POST_PROCESSING.without("follow_strokes")) == (36, 36, 84, 84)
+    for rule in ("join_refused_parts", "read_parts_apart", "read_neighbours_together"):
+        assert getattr(POST_PROCESSING, rule) and not getattr(POST_PROCESSING.without(rule), rule)
+    switches = {field.name for field in dataclasses.fields(PostProcessing) if field.type == "bool"}
+    assert switches <= set(RULES), switches - set(RULES)
+
+
 def test_a_refused_part_joins_the_digit_it_shares_strokes_with() -> None:
     """join_refused_parts: a refused box joins the digit read that shares the most of its strokes;
     a refused box of ink of its own joins none."""
@@ -113,7 +137,7 @@ def test_a_refused_part_is_read_with_the_digit_it_joins(predictor: Predictor) ->
     with_rule = sum(bool(predictor.predict(tick).number) for tick in ticks)
     config = predictor.post_processing
     try:
-        predictor.post_processing = dataclasses.replace(config, join_refused_parts=False)
+        predictor.post_processing = config.without("join_refused_parts")
         without = sum(bool(predictor.predict(tick).number) for tick in ticks)
     finally:
         predictor.post_processing = config
@@ -130,7 +154,7 @@ def test_a_one_grouped_with_its_neighbour_is_read_apart(predictor: Predictor, te
     right_with = sum(predictor.predict(as_sketchpad(number.ink)).number == number.truth for number in numbers)
     config = predictor.post_processing
     try:
-        predictor.post_processing = dataclasses.replace(config, read_parts_apart=False)
+        predictor.post_processing = config.without("read_parts_apart")
         right_without = sum(predictor.predict(as_sketchpad(number.ink)).number == number.truth for number in numbers)
     finally:
         predictor.post_processing = config
@@ -147,7 +171,7 @@ def test_a_digit_found_as_two_is_read_as_one(predictor: Predictor, test_digits: 
         drawn = pen_drawing(test_digits.images[index].numpy(), side, 3)
         sketch = as_sketchpad(write_number([drawn], 30, (CANVAS_SIZE[1], CANVAS_SIZE[0]))[0])
         try:
-            predictor.post_processing = dataclasses.replace(config, read_neighbours_together=False)
+            predictor.post_processing = config.without("read_neighbours_together")
             without = predictor.predict(sketch).number
         finally:
             predictor.post_processing = config
