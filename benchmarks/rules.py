@@ -81,8 +81,7 @@ def main() -> None:
     parser.add_argument("--weights", default=None, help="checkpoint folder (default: the package's weights/)")
     parser.add_argument("--out", default=None, help="also write the JSON here")
     args = parser.parse_args()
-    todo = [job for job, _ in jobs([ALL_ON, *args.rules], args.draws)]
-    counts = [count for _, count in jobs([ALL_ON, *args.rules], args.draws)]
+    todo, counts = zip(*jobs([ALL_ON, *args.rules], args.draws), strict=True)
     with ProcessPoolExecutor(args.workers, initializer=_load, initargs=(args.weights,)) as pool:
         shares = dict(zip(todo, pool.map(run, todo, counts), strict=True))
     results: dict[str, dict[str, Any]] = {}
